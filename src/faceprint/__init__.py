@@ -1,0 +1,16 @@
+"""faceprint: offline face detection, alignment, embedding, verification and identification."""
+import cv2 as _cv2
+
+# OpenCV 5 warns on every net that its new graph engine ignores targets: noise for CPU use.
+_cv2.utils.logging.setLogLevel(_cv2.utils.logging.LOG_LEVEL_ERROR)
+
+from .engine import Engine
+from .errors import (FaceprintError, ImageDecodeError, ImageError, ImageTooLargeError, ModelChecksumError,
+                     ModelError, ModelMismatchError, ModelNotFoundError, NoFaceError)
+from .types import Face, Match, Template, Verification
+
+__version__ = "0.1.0"
+
+__all__ = ["Engine", "Face", "Template", "Match", "Verification", "FaceprintError", "ImageError",
+           "ImageDecodeError", "ImageTooLargeError", "NoFaceError", "ModelError", "ModelNotFoundError",
+           "ModelChecksumError", "ModelMismatchError", "__version__"]

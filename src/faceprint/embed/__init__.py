@@ -1,0 +1,52 @@
+"""Face embedding: the Embedder protocol, the factory, and the batch embedding shared by all models."""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .. import models
+from ..types import Face
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def crops(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
+        """The model's canonical aligned crop of each face (the model decides how it aligns)."""
+        ...
+
+    def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        """(N, dim) float32 embeddings of N crops, not necessarily normalised."""
+        ...
+
+
+def create_embedder(name: str = "sface", **kwargs) -> Embedder:
+    if name.endswith(".onnx"):
+        from .onnx_generic import OnnxEmbedder
+        return OnnxEmbedder.from_path(name, **kwargs)
+    return models.get(name, task="embed").create(**kwargs)
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+def embed_crops(embedder: Embedder, crops: list[np.ndarray], *, flip: bool = False) -> np.ndarray:
+    """Normalised (N, dim) templates; with flip, the mirror image's embedding is added before normalising
+    (test-time augmentation: one extra forward pass per face, in the same batch)."""
+    if not crops:
+        return np.zeros((0, embedder.dim), np.float32)
+    if not flip:
+        return l2_normalise(embedder.embed_crops(crops))
+    both = embedder.embed_crops(crops + [np.ascontiguousarray(c[:, ::-1]) for c in crops])
+    n = len(crops)
+    return l2_normalise(l2_normalise(both[:n]) + l2_normalise(both[n:]))
+
+
+def embed(embedder: Embedder, image: np.ndarray, faces: list[Face], *, flip: bool = False) -> np.ndarray:
+    return embed_crops(embedder, embedder.crops(image, faces), flip=flip)

@@ -1,0 +1,113 @@
+"""Engine: wires a detector, an embedder and the matcher into the batch-first public API."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from . import models, quality
+from .detect import Detector, create_detector
+from .embed import Embedder, create_embedder, embed_crops
+from .errors import ModelError, NoFaceError
+from .imageio import DEFAULT_LIMITS, ImageInput, Limits, describe, load_image
+from .match import compare as compare_templates
+from .types import Face, Template, Verification
+
+SELECTIONS = ("largest", "center", "score")
+
+
+def pick_face(faces: list[Face], image_shape: tuple[int, ...], select: str = "largest") -> int:
+    """Index of the most prominent face: largest box (default), nearest the centre, or best score."""
+    if select == "largest":
+        return int(np.argmax([f.area * f.score for f in faces]))
+    if select == "center":
+        cy, cx = image_shape[0] / 2, image_shape[1] / 2
+        return int(np.argmin([(f.center[0] - cx) ** 2 + (f.center[1] - cy) ** 2 for f in faces]))
+    if select == "score":
+        return int(np.argmax([f.score for f in faces]))
+    raise ValueError(f"select must be one of {SELECTIONS}, not {select!r}")
+
+
+class Engine:
+    """Detect, align, embed and compare faces with models from the registry (no downloads).
+
+    detector / embedder: registry names (`faceprint models` lists them) or, for the embedder, the
+    path of an ArcFace-style .onnx file. flip: add the mirrored face's embedding to each template.
+    threshold: decision threshold for verify(); default is the model's calibrated one.
+    threads: OpenCV worker threads (process-wide); None leaves OpenCV's default (all cores).
+    """
+
+    def __init__(self, detector: str = "yunet", embedder: str = "sface", *, flip: bool = False,
+                 threshold: float | None = None, threads: int | None = None,
+                 limits: Limits = DEFAULT_LIMITS):
+        if threads is not None:
+            cv2.setNumThreads(int(threads))
+        self.detector: Detector = create_detector(detector)
+        self.embedder: Embedder = create_embedder(embedder)
+        self.flip = flip
+        self.limits = limits
+        self.model_id = self.embedder.name + (":flip" if flip else "")
+        self._threshold = threshold
+
+    @property
+    def threshold(self) -> float:
+        if self._threshold is not None:
+            return self._threshold
+        spec = getattr(self.embedder, "spec", None)
+        thresholds = spec.thresholds if spec else {}
+        key = "flip" if self.flip else "plain"
+        if key not in thresholds:
+            raise ModelError(f"model {self.embedder.name!r} has no calibrated threshold for this setting; "
+                             "pass threshold= (or --threshold)")
+        return float(thresholds[key]["value"])
+
+    # -- images -----------------------------------------------------------------------------
+    def load(self, image: ImageInput, *, rgb: bool = False) -> np.ndarray:
+        return load_image(image, rgb=rgb, limits=self.limits)
+
+    def detect(self, image: ImageInput, *, rgb: bool = False) -> list[Face]:
+        return self.detector.detect([self.load(image, rgb=rgb)])[0]
+
+    def detect_batch(self, images: Sequence[ImageInput], *, rgb: bool = False) -> list[list[Face]]:
+        return self.detector.detect([self.load(im, rgb=rgb) for im in images])
+
+    # -- templates --------------------------------------------------------------------------
+    def templates_for(self, image: np.ndarray, faces: list[Face]) -> list[Template]:
+        """Templates for given faces of an already-decoded BGR image (one batched forward pass)."""
+        crops = self.embedder.crops(image, faces)
+        vectors = embed_crops(self.embedder, crops, flip=self.flip)
+        out = []
+        for face, crop, vec in zip(faces, crops, vectors):
+            q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None)
+            out.append(Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail))
+        return out
+
+    def templates(self, image: ImageInput, *, rgb: bool = False) -> list[Template]:
+        """One Template per detected face, best detection first; empty if there is no face."""
+        img = self.load(image, rgb=rgb)
+        return self.templates_for(img, self.detector.detect([img])[0])
+
+    def template(self, image: ImageInput, *, select: str = "largest", rgb: bool = False) -> Template:
+        """Template of the most prominent face; raises NoFaceError when there is none."""
+        img = self.load(image, rgb=rgb)
+        faces = self.detector.detect([img])[0]
+        if not faces:
+            raise NoFaceError(f"no face found in {describe(image)}; use a photo where the face is "
+                              "visible, at least about 20 px wide")
+        return self.templates_for(img, [faces[pick_face(faces, img.shape, select)]])[0]
+
+    # -- comparison -------------------------------------------------------------------------
+    def compare(self, a: Template, b: Template) -> float:
+        return compare_templates(a, b)
+
+    def verify(self, a: ImageInput | Template, b: ImageInput | Template, *,
+               threshold: float | None = None) -> Verification:
+        ta = a if isinstance(a, Template) else self.template(a)
+        tb = b if isinstance(b, Template) else self.template(b)
+        thr = self.threshold if threshold is None else float(threshold)
+        score = self.compare(ta, tb)
+        return Verification(score=score, threshold=thr, same=score >= thr, model=self.model_id)
+
+    def describe_models(self) -> dict[str, str]:
+        return {"detector": self.detector.name, "embedder": self.embedder.name, "flip": str(self.flip)}

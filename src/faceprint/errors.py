@@ -1,0 +1,38 @@
+"""Typed exceptions. Every message says what went wrong and what the user can do about it."""
+from __future__ import annotations
+
+
+class FaceprintError(Exception):
+    """Base class of every error faceprint raises on purpose."""
+
+
+class ImageError(FaceprintError):
+    """The input could not be used as an image."""
+
+
+class ImageDecodeError(ImageError):
+    """Bytes that are not a decodable image (empty, truncated, wrong format)."""
+
+
+class ImageTooLargeError(ImageError):
+    """Image above the configured byte or pixel limits."""
+
+
+class NoFaceError(FaceprintError):
+    """No face was detected where one was required."""
+
+
+class ModelError(FaceprintError):
+    """A model is unknown, missing, or its weights fail verification."""
+
+
+class ModelNotFoundError(ModelError):
+    pass
+
+
+class ModelChecksumError(ModelError):
+    pass
+
+
+class ModelMismatchError(FaceprintError):
+    """Two templates (or a template and a gallery) come from different models."""

@@ -1,0 +1,1 @@
+"""Evaluation: dataset protocols, FRVT-style metrics and reports."""

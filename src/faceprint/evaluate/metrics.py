@@ -1,0 +1,69 @@
+"""Verification metrics: k-fold accuracy, TAR/FNMR at a fixed FAR/FMR, EER, DET points."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..match import threshold_at_fmr
+
+
+def best_accuracy_threshold(scores: np.ndarray, mated: np.ndarray) -> float:
+    """The threshold (midway between adjacent scores) that maximises accuracy on this set."""
+    order = np.argsort(scores)
+    s, m = scores[order], mated[order].astype(np.int64)
+    # Threshold placed just above s[i]: pairs 0..i rejected, i+1.. accepted.
+    correct_rejects = np.cumsum(1 - m)                    # non-mated at or below
+    correct_accepts = m.sum() - np.cumsum(m)              # mated above
+    acc = correct_rejects + correct_accepts
+    cands = np.r_[m.sum(), acc]                           # index 0: threshold below everything
+    i = int(np.argmax(cands))
+    if i == 0:
+        return float(s[0] - 1e-6)
+    if i == len(s):
+        return float(s[-1] + 1e-6)
+    return float((s[i - 1] + s[i]) / 2)
+
+
+def kfold_accuracy(scores: np.ndarray, mated: np.ndarray, folds: np.ndarray) -> dict:
+    """Accuracy per fold with the threshold chosen on the other folds (the LFW protocol)."""
+    scores, mated, folds = np.asarray(scores, float), np.asarray(mated, bool), np.asarray(folds)
+    accs, thrs = [], []
+    for f in np.unique(folds):
+        train, test = folds != f, folds == f
+        thr = best_accuracy_threshold(scores[train], mated[train])
+        accs.append(float(np.mean((scores[test] >= thr) == mated[test])))
+        thrs.append(thr)
+    return {"accuracy_mean": float(np.mean(accs)), "accuracy_std": float(np.std(accs)),
+            "fold_accuracies": accs, "fold_thresholds": thrs}
+
+
+def rates_at_threshold(scores: np.ndarray, mated: np.ndarray, thr: float) -> tuple[float, float]:
+    """(FMR, FNMR) at a threshold."""
+    scores, mated = np.asarray(scores, float), np.asarray(mated, bool)
+    fmr = float(np.mean(scores[~mated] >= thr)) if (~mated).any() else float("nan")
+    fnmr = float(np.mean(scores[mated] < thr)) if mated.any() else float("nan")
+    return fmr, fnmr
+
+
+def fnmr_at_fmr(scores: np.ndarray, mated: np.ndarray, fmr: float) -> dict:
+    scores, mated = np.asarray(scores, float), np.asarray(mated, bool)
+    thr = threshold_at_fmr(scores[~mated], fmr)
+    real_fmr, fnmr = rates_at_threshold(scores, mated, thr)
+    return {"threshold": thr, "fnmr": fnmr, "fmr": real_fmr, "tar": 1.0 - fnmr}
+
+
+def det_curve(scores: np.ndarray, mated: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(thresholds, FMR, FNMR) at every distinct score, thresholds ascending."""
+    scores, mated = np.asarray(scores, float), np.asarray(mated, bool)
+    thr = np.unique(scores)
+    non = np.sort(scores[~mated])
+    mat = np.sort(scores[mated])
+    fmr = 1.0 - np.searchsorted(non, thr, side="left") / max(len(non), 1)
+    fnmr = np.searchsorted(mat, thr, side="left") / max(len(mat), 1)
+    return thr, fmr, fnmr
+
+
+def eer(scores: np.ndarray, mated: np.ndarray) -> float:
+    """Equal error rate: where FMR and FNMR cross (mean of the two at the closest threshold)."""
+    _, fmr, fnmr = det_curve(scores, mated)
+    i = int(np.argmin(np.abs(fmr - fnmr)))
+    return float((fmr[i] + fnmr[i]) / 2)

@@ -1,0 +1,75 @@
+"""Typed records that flow through the pipeline: Face -> Template -> Match / Verification."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face in image pixel coordinates.
+
+    box: (x, y, w, h); landmarks: (5, 2) right eye, left eye, nose tip, right and left mouth corner
+    (the subject's right/left, YuNet order); score: detector confidence in [0, 1].
+    """
+
+    box: np.ndarray
+    landmarks: np.ndarray
+    score: float
+
+    @property
+    def area(self) -> float:
+        return float(self.box[2] * self.box[3])
+
+    @property
+    def center(self) -> tuple[float, float]:
+        x, y, w, h = (float(v) for v in self.box)
+        return x + w / 2, y + h / 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "box": [round(float(v), 1) for v in self.box],
+            "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
+            "score": round(float(self.score), 4),
+        }
+
+
+@dataclass(frozen=True)
+class Template:
+    """A normalised embedding of one face, tagged with the model that made it."""
+
+    vector: np.ndarray
+    model: str
+    quality: float = 1.0
+    face: Face | None = None
+    quality_detail: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vector.shape[0])
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The answer to "are these two faces the same person?"."""
+
+    score: float
+    threshold: float
+    same: bool
+    model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 6), "threshold": self.threshold, "same": self.same,
+                "model": self.model}
+
+
+@dataclass(frozen=True)
+class Match:
+    """One ranked candidate of a 1:N search."""
+
+    subject: Any
+    score: float
+    rank: int
+    decision: bool = False

@@ -1,0 +1,54 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "faceprint.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_verify_json(fr):
+    r = run("verify", fr / "examples/obama.jpg", fr / "examples/obama2.jpg", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["same"] is True and out["score"] > out["threshold"]
+
+
+def test_detect_json_group_photo(fr):
+    r = run("detect", fr / "examples/two_people.jpg", "--json")
+    assert r.returncode == 0
+    faces = json.loads(r.stdout)["faces"]
+    assert len(faces) == 2 and len(faces[0]["landmarks"]) == 5
+
+
+def test_models_all_ok():
+    r = run("models", "--json")
+    assert r.returncode == 0
+    assert all(m["ok"] for m in json.loads(r.stdout))
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "empty"),
+    (b"hello, I am text\n", "not a recognised image"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "truncated"),
+])
+def test_bad_input_one_line_no_traceback(tmp_path, fr, content, needle):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(content)
+    r = run("verify", bad, fr / "examples/obama.jpg")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "bad.jpg" in lines[0]
+
+
+def test_no_face_exits_nonzero(tmp_path, fr):
+    import cv2
+    import numpy as np
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.zeros((100, 100, 3), np.uint8))
+    r = run("verify", blank, fr / "examples/obama.jpg")
+    assert r.returncode == 2 and "no face found in" in r.stderr and "Traceback" not in r.stderr

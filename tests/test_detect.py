@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from faceprint.imageio import load_image
+
+
+@pytest.mark.parametrize("rel,count", [
+    ("examples/two_people.jpg", 2),
+    ("examples/knn_examples/test/kit_with_rose.jpg", 2),
+    # Obama, Biden and the child at the lower right.
+    ("examples/knn_examples/test/obama_and_biden.jpg", 3),
+    ("examples/obama.jpg", 1),
+    ("examples/obama_small.jpg", 1),
+    ("tests/test_images/obama_partial_face.jpg", 1),
+    ("tests/test_images/obama_partial_face2.jpg", 1),
+])
+def test_face_counts(engine, fr, rel, count):
+    assert len(engine.detect(fr / rel)) == count
+
+
+def test_landmarks_inside_boxes_and_scores_sorted(engine, fr):
+    faces = engine.detect(fr / "examples" / "two_people.jpg")
+    for f in faces:
+        x, y, w, h = f.box
+        assert ((f.landmarks[:, 0] > x) & (f.landmarks[:, 0] < x + w)).all()
+        assert ((f.landmarks[:, 1] > y) & (f.landmarks[:, 1] < y + h)).all()
+        assert 0.5 < f.score <= 1.0
+    assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+
+
+def test_large_photo_boxes_map_back_to_full_resolution(engine, fr):
+    """1080p is downscaled for detection, 720p is not; boxes must agree after scaling by 1.5."""
+    small = engine.detect(fr / "examples" / "obama-720p.jpg")[0]
+    big = engine.detect(fr / "examples" / "obama-1080p.jpg")[0]
+    ratio = load_image(fr / "examples" / "obama-1080p.jpg").shape[0] / 720
+    assert np.allclose(big.box, small.box * ratio, atol=0.06 * big.box[2])
+    assert np.allclose(big.landmarks, small.landmarks * ratio, atol=0.04 * big.box[2])
+
+
+def test_no_face_in_blank_image(engine):
+    assert engine.detect(np.full((300, 400, 3), 128, np.uint8)) == []
+
+
+def test_every_att_face_found(engine, att):
+    """Tightly cropped 92x112 grayscale faces (upscaled/padded internally)."""
+    missed = [p for p in sorted(att.glob("s*/*.pgm"))[::7] if not engine.detect(p)]
+    assert missed == []

