@@ -66,6 +66,91 @@ def cmd_evaluate_lfw(args) -> int:
     return 0
 
 
+def _gallery(args, engine=None):
+    from .gallery import Gallery
+    return Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
+                        milvus=args.milvus)
+
+
+def cmd_enroll(args) -> int:
+    from tqdm import tqdm
+    eng = _engine(args)
+    metadata = json.loads(args.metadata) if args.metadata else {}
+    if args.consent:
+        metadata["consent"] = args.consent
+    with _gallery(args, eng) as g:
+        if args.from_folders:
+            root = Path(args.from_folders)
+            people = sorted(p for p in root.iterdir() if p.is_dir())
+            if not people:
+                raise FaceprintError(f"{root} has no sub-folders; expected {root}/<name>/*.jpg")
+            done, skipped = 0, []
+            for person in tqdm(people, desc="enrolling", unit="subject"):
+                photos = sorted(f for f in person.iterdir() if f.is_file() and not f.name.startswith("."))
+                templates = []
+                for photo in photos:
+                    try:
+                        templates.append(eng.template(photo))
+                    except FaceprintError as exc:
+                        skipped.append(f"{photo}: {exc}")
+                if templates:
+                    g.enroll(person.name, templates, metadata=metadata)
+                    done += 1
+            print(f"enrolled {done} subjects from {root}; {len(skipped)} photo(s) skipped")
+            for line in skipped:
+                print(f"  skipped {line}", file=sys.stderr)
+        else:
+            if not args.name or not args.images:
+                raise FaceprintError("give a NAME and 1+ photos, or --from-folders DIR")
+            sid = g.enroll(args.name, args.images, metadata=metadata)
+            s = g.subject(args.name)
+            print(f"enrolled {args.name!r} (subject {sid}, {s.templates} template(s))")
+    return 0
+
+
+def cmd_identify(args) -> int:
+    eng = _engine(args)
+    with _gallery(args, eng) as g:
+        results = g.identify(args.image, k=args.k, threshold=args.threshold, fpir=args.fpir)
+    if args.json:
+        _print_json({"image": args.image, "faces": [r.to_dict() for r in results]})
+        return 0
+    if not results:
+        print(f"{args.image}: no face found")
+    for i, r in enumerate(results):
+        x, y, w, h = r.face.box
+        who = r.decision.subject.name if r.decision else "unknown (not enrolled)"
+        print(f"face #{i} at x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f}: {who}  (threshold {r.threshold:.4f})")
+        for m in r.candidates:
+            print(f"   {m.rank}. {m.subject.name:<30} {m.score:.4f}")
+    return 0
+
+
+def cmd_gallery(args) -> int:
+    if args.action in ("show", "delete") and not args.name:
+        raise FaceprintError(f"gallery {args.action} needs a subject NAME")
+    with _gallery(args) as g:
+        if args.action == "list":
+            subjects = g.subjects()
+            if args.json:
+                _print_json([{"name": s.name, "templates": s.templates, "created": s.created} for s in subjects])
+            for s in subjects if not args.json else []:
+                print(f"{s.name:<40} {s.templates:>3} template(s)  enrolled {s.created}")
+        elif args.action == "show":
+            s = g.subject(args.name)
+            if s is None:
+                raise FaceprintError(f"no subject named {args.name!r} in {args.gallery}")
+            _print_json({"id": s.id, "name": s.name, "templates": s.templates, "metadata": s.metadata,
+                         "created": s.created, "updated": s.updated})
+        elif args.action == "delete":
+            if not g.delete(args.name):
+                raise FaceprintError(f"no subject named {args.name!r} in {args.gallery}")
+            print(f"deleted {args.name!r} and all of its templates")
+        elif args.action == "stats":
+            _print_json(g.stats())
+    return 0
+
+
 def cmd_models(args) -> int:
     from . import models
     rows = []
@@ -120,6 +205,39 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--quiet", action="store_true", help="no progress bar")
     model_opts(ep)
     ep.set_defaults(func=cmd_evaluate_lfw)
+
+    def gallery_opts(sp):
+        sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
+        sp.add_argument("--index", default="Flat", help="FAISS factory string (default: Flat = exact)")
+        sp.add_argument("--search-params", default=None, help='e.g. "efSearch=128" or "nprobe=32"')
+        sp.add_argument("--milvus", default=None, help="use Milvus: a milvus-lite file or a cluster URI")
+
+    sp = sub.add_parser("enroll", help="enrol a subject from photos, or a folder of people")
+    sp.add_argument("name", nargs="?")
+    sp.add_argument("images", nargs="*")
+    sp.add_argument("--from-folders", metavar="DIR", help="enrol DIR/<name>/*.jpg, one subject per folder")
+    sp.add_argument("--consent", help="consent record stored with the subject, e.g. 'signed 2026-11-02'")
+    sp.add_argument("--metadata", help="JSON object stored with the subject")
+    gallery_opts(sp)
+    model_opts(sp)
+    sp.set_defaults(func=cmd_enroll)
+
+    sp = sub.add_parser("identify", help="who is in this photo? (every face)")
+    sp.add_argument("image")
+    sp.add_argument("--k", type=int, default=5)
+    sp.add_argument("--threshold", type=float, default=None, help="raw score threshold for the decision")
+    sp.add_argument("--fpir", type=float, default=None, help="target false-positive identification rate")
+    sp.add_argument("--json", action="store_true")
+    gallery_opts(sp)
+    model_opts(sp)
+    sp.set_defaults(func=cmd_identify)
+
+    sp = sub.add_parser("gallery", help="list | show NAME | delete NAME | stats")
+    sp.add_argument("action", choices=["list", "show", "delete", "stats"])
+    sp.add_argument("name", nargs="?")
+    sp.add_argument("--json", action="store_true")
+    gallery_opts(sp)
+    sp.set_defaults(func=cmd_gallery)
 
     sp = sub.add_parser("models", help="installed models, licences, checksum status")
     sp.add_argument("--json", action="store_true")

@@ -29,3 +29,26 @@ def threshold_at_fmr(nonmated_scores: np.ndarray, fmr: float) -> float:
         return float(s[-1])
     # Just above the (allowed+1)-th highest non-mated score.
     return float(np.nextafter(s[allowed], np.inf))
+
+
+def calibration(model_id: str) -> dict:
+    """The model's FMR -> threshold table from the manifest (model ids look like "sface" or "sface:flip")."""
+    from . import models
+    from .errors import ModelError
+
+    name, _, variant = model_id.partition(":")
+    spec = models.get(name) if name in models.manifest() else None
+    table = (spec.thresholds.get(variant or "plain") or {}).get("table") if spec else None
+    if not table:
+        raise ModelError(f"model {model_id!r} has no FMR calibration; pass a raw threshold instead of an FPIR")
+    return table
+
+
+def threshold_for_fmr(model_id: str, fmr: float) -> float:
+    """Threshold at a target FMR, interpolated in log-FMR from the calibration table; FMRs beyond
+    the table's measured range take its end values (the table says how many pairs it rests on)."""
+    table = calibration(model_id)
+    fmrs = np.log10(np.asarray(table["fmr"], float))
+    thrs = np.asarray(table["threshold"], float)
+    order = np.argsort(fmrs)
+    return float(np.interp(np.log10(max(fmr, 1e-300)), fmrs[order], thrs[order]))

@@ -73,3 +73,23 @@ class Match:
     score: float
     rank: int
     decision: bool = False
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The 1:N answer for one face of a probe photo: ranked candidates and the open-set decision
+    (the top candidate if it passes the threshold, else None: "not enrolled")."""
+
+    face: Face | None
+    candidates: list[Match]
+    decision: Match | None
+    threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "box": self.face.to_dict()["box"] if self.face else None,
+            "candidates": [{"subject": m.subject.name, "score": round(m.score, 6), "rank": m.rank}
+                           for m in self.candidates],
+            "decision": self.decision.subject.name if self.decision else None,
+            "threshold": round(self.threshold, 6),
+        }

@@ -1,6 +1,7 @@
 """Runs the engine over a protocol's images and scores the result."""
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -11,35 +12,64 @@ from ..engine import Engine, pick_face
 from ..errors import FaceprintError
 from ..match import similarity
 from . import metrics
+from .cache import TemplateCache
 from .protocols import lfw_pairs
 
 
-def image_templates(engine: Engine, paths: list[Path], *, select: str = "center",
-                    progress: bool = True) -> tuple[dict[Path, np.ndarray | None], list[float]]:
-    """Template of the selected face of each image (None when no face is found) and ms per image."""
+def pipeline_key(engine: Engine, select: str) -> str:
+    """Everything that changes a template: detector, embedder (+flip), weights versions, face choice."""
+    parts = [engine.detector.name, engine.model_id, f"select={select}"]
+    for component in (engine.detector, engine.embedder):
+        spec = getattr(component, "spec", None)
+        if spec is not None:
+            parts.append(f"{spec.package}=={spec.package_version}:{spec.files['weights']['sha256'][:12]}")
+    return "|".join(parts)
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def image_templates(engine: Engine, paths: list[Path], *, select: str = "center", progress: bool = True,
+                    cache: TemplateCache | None = None) -> tuple[dict[Path, np.ndarray | None], list[float]]:
+    """Template of the selected face of each image (None when no face is found or the file is bad)
+    and the per-image template-creation times in ms (cached images keep their first timing)."""
+    key = pipeline_key(engine, select)
+    hashes = {p: _file_hash(p) for p in paths} if cache else {}
+    cached = cache.get_many(list(set(hashes.values())), key) if cache else {}
     out: dict[Path, np.ndarray | None] = {}
-    timings = []
-    for p in tqdm(paths, desc=f"templates ({engine.model_id})", unit="img", disable=not progress):
+    timings, fresh = [], []
+    todo = [p for p in paths if hashes.get(p) not in cached]
+    for p in paths:
+        if p in hashes and hashes[p] in cached:
+            out[p], ms = cached[hashes[p]]
+            if ms is not None:
+                timings.append(ms)
+    for p in tqdm(todo, desc=f"templates ({engine.model_id})", unit="img", disable=not progress or not todo):
         t0 = time.perf_counter()
+        vec, ms = None, None
         try:
             img = engine.load(p)
+            faces = engine.detector.detect([img])[0]
+            if faces:
+                vec = engine.templates_for(img, [faces[pick_face(faces, img.shape, select)]])[0].vector
+                ms = (time.perf_counter() - t0) * 1000
+                timings.append(ms)
         except FaceprintError:
-            out[p] = None
-            continue
-        faces = engine.detector.detect([img])[0]
-        if faces:
-            out[p] = engine.templates_for(img, [faces[pick_face(faces, img.shape, select)]])[0].vector
-            timings.append((time.perf_counter() - t0) * 1000)
-        else:
-            out[p] = None
+            pass
+        out[p] = vec
+        if cache:
+            fresh.append((hashes[p], vec, ms))
+    if cache and fresh:
+        cache.put_many(fresh, key)
     return out, timings
 
 
 def evaluate_lfw(engine: Engine, data: str | Path, *, folds: list[int] | None = None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, cache: TemplateCache | None = None) -> dict:
     pairs = lfw_pairs(data, folds)
     paths = sorted({p for pr in pairs for p in (pr.a, pr.b)})
-    templates, timings = image_templates(engine, paths, progress=progress)
+    templates, timings = image_templates(engine, paths, progress=progress, cache=cache)
     scores = np.array([
         float(similarity(templates[pr.a], templates[pr.b])[0, 0])
         if templates[pr.a] is not None and templates[pr.b] is not None else -1.0

@@ -1,0 +1,44 @@
+"""On-disk template cache for evaluations: one SQLite file, keyed by (image SHA-256, pipeline key),
+so re-running a report, or a second report over the same images, skips detection and embedding."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+
+def default_path() -> Path:
+    base = os.environ.get("FACEPRINT_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "faceprint"
+    return Path(base) / "templates.db"
+
+
+class TemplateCache:
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=60)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS templates (image TEXT NOT NULL, pipeline TEXT NOT NULL, "
+                           "vector BLOB, ms REAL, PRIMARY KEY (image, pipeline))")
+
+    def get_many(self, images: list[str], pipeline: str) -> dict[str, tuple[np.ndarray | None, float | None]]:
+        out = {}
+        for i in range(0, len(images), 900):
+            chunk = images[i:i + 900]
+            rows = self._conn.execute(
+                f"SELECT image, vector, ms FROM templates WHERE pipeline = ? AND image IN ({','.join('?' * len(chunk))})",
+                [pipeline, *chunk])
+            for image, blob, ms in rows:
+                out[image] = (None if blob is None else np.frombuffer(blob, np.float32).copy(), ms)
+        return out
+
+    def put_many(self, rows: list[tuple[str, np.ndarray | None, float | None]], pipeline: str) -> None:
+        with self._conn:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO templates(image, pipeline, vector, ms) VALUES (?, ?, ?, ?)",
+                [(img, pipeline, None if v is None else np.asarray(v, np.float32).tobytes(), ms) for img, v, ms in rows])
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,188 @@
+"""PostgreSQL template store (the server option), same contract as the SQLite store.
+
+Writers serialise on an advisory lock so that template ids and change-log order stay identical;
+readers never block. After a deletion the table is vacuumed so the removed vectors' tuples are
+reclaimed instead of lingering as dead rows.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import FaceprintError
+from .base import Change, Subject
+from .store_sqlite import _unpack, now
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS subjects (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+       metadata TEXT NOT NULL DEFAULT '{}', created TEXT NOT NULL, updated TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS templates (id BIGINT PRIMARY KEY, subject_id BIGINT NOT NULL REFERENCES subjects(id),
+       vector BYTEA NOT NULL, quality REAL, source_sha256 TEXT, created TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS templates_subject ON templates(subject_id)",
+    """CREATE TABLE IF NOT EXISTS changes (seq BIGSERIAL PRIMARY KEY, op TEXT NOT NULL,
+       first_id BIGINT NOT NULL, last_id BIGINT NOT NULL)""",
+]
+WRITE_LOCK = 0x66616365   # advisory lock key shared by all faceprint writers
+
+
+class PostgresStore:
+    def __init__(self, url: str):
+        try:
+            import psycopg
+        except ImportError:
+            raise FaceprintError("PostgreSQL galleries need psycopg: pip install 'psycopg[binary]'") from None
+        try:
+            self._conn = psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise FaceprintError(f"cannot connect to {url.split('@')[-1]}: {str(exc).strip()}") from None
+        self._lock = threading.RLock()
+        with self._tx() as cur:
+            for stmt in SCHEMA:
+                cur.execute(stmt)
+
+    def _tx(self):
+        store = self
+
+        class Tx:
+            def __enter__(self):
+                store._lock.acquire()
+                self.t = store._conn.transaction()
+                self.t.__enter__()
+                cur = store._conn.cursor()
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                return cur
+
+            def __exit__(self, *exc):
+                try:
+                    return self.t.__exit__(*exc)
+                finally:
+                    store._lock.release()
+        return Tx()
+
+    def _q(self, sql, args=()):
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def meta(self):
+        return dict(self._q("SELECT key, value FROM meta"))
+
+    def set_meta(self, values):
+        with self._tx() as c:
+            for k, v in values.items():
+                c.execute("INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (k, v))
+
+    def _next_template_id(self, c) -> int:
+        c.execute("SELECT coalesce(max(last_id), 0) FROM changes WHERE op = 'add'")
+        return int(c.fetchone()[0]) + 1
+
+    def _subject_id(self, c, name, metadata, ts):
+        c.execute("SELECT id, metadata FROM subjects WHERE name = %s", (name,))
+        row = c.fetchone()
+        if row is None:
+            c.execute("INSERT INTO subjects(name, metadata, created, updated) VALUES (%s, %s, %s, %s) RETURNING id",
+                      (name, json.dumps(metadata or {}), ts, ts))
+            return int(c.fetchone()[0])
+        merged = {**json.loads(row[1]), **(metadata or {})}
+        c.execute("UPDATE subjects SET metadata = %s, updated = %s WHERE id = %s", (json.dumps(merged), ts, row[0]))
+        return int(row[0])
+
+    def _insert(self, c, rows):
+        with c.copy("COPY templates (id, subject_id, vector, quality, source_sha256, created) FROM STDIN") as cp:
+            for r in rows:
+                cp.write_row(r)
+
+    def enroll(self, name, metadata, vectors, qualities, sources):
+        ts = now()
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        with self._tx() as c:
+            sid = self._subject_id(c, name, metadata, ts)
+            first = self._next_template_id(c)
+            ids = list(range(first, first + len(vectors)))
+            self._insert(c, [(i, sid, v.tobytes(), float(q), s, ts) for i, v, q, s in zip(ids, vectors, qualities, sources)])
+            if ids:
+                c.execute("INSERT INTO changes(op, first_id, last_id) VALUES ('add', %s, %s)", (ids[0], ids[-1]))
+        return sid, ids
+
+    def add_bulk(self, names, vectors):
+        ts = now()
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        with self._tx() as c:
+            unique = list(dict.fromkeys(names))
+            c.execute("INSERT INTO subjects(name, metadata, created, updated) SELECT n, '{}', %s, %s "
+                      "FROM unnest(%s::text[]) AS n ON CONFLICT (name) DO NOTHING", (ts, ts, unique))
+            c.execute("SELECT name, id FROM subjects WHERE name = ANY(%s)", (unique,))
+            sid = dict(c.fetchall())
+            first = self._next_template_id(c)
+            self._insert(c, ((first + i, sid[n], vectors[i].tobytes(), None, None, ts) for i, n in enumerate(names)))
+            if len(names):
+                c.execute("INSERT INTO changes(op, first_id, last_id) VALUES ('add', %s, %s)", (first, first + len(names) - 1))
+        return list(range(first, first + len(names)))
+
+    def delete_subject(self, name):
+        with self._tx() as c:
+            c.execute("SELECT id FROM subjects WHERE name = %s", (name,))
+            row = c.fetchone()
+            if row is None:
+                return None
+            c.execute("DELETE FROM templates WHERE subject_id = %s RETURNING id", (row[0],))
+            ids = sorted(r[0] for r in c.fetchall())
+            c.execute("DELETE FROM subjects WHERE id = %s", (row[0],))
+            for i in ids:
+                c.execute("INSERT INTO changes(op, first_id, last_id) VALUES ('del', %s, %s)", (i, i))
+        with self._lock:
+            self._conn.execute("VACUUM templates")
+        return ids
+
+    _SUBJECT_SQL = ("SELECT s.id, s.name, s.metadata, s.created, s.updated, "
+                    "(SELECT count(*) FROM templates t WHERE t.subject_id = s.id) FROM subjects s")
+
+    @staticmethod
+    def _subject(r):
+        return Subject(id=r[0], name=r[1], metadata=json.loads(r[2]), created=r[3], updated=r[4], templates=r[5])
+
+    def subject(self, name):
+        rows = self._q(self._SUBJECT_SQL + " WHERE s.name = %s", (name,))
+        return self._subject(rows[0]) if rows else None
+
+    def subjects(self):
+        return [self._subject(r) for r in self._q(self._SUBJECT_SQL + " ORDER BY s.name")]
+
+    def subject_of(self, template_ids: Sequence[int]):
+        ids = [int(i) for i in template_ids]
+        rows = self._q("SELECT t.id, s.id, s.name FROM templates t JOIN subjects s ON s.id = t.subject_id "
+                       "WHERE t.id = ANY(%s)", (ids,))
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def vectors_between(self, first, last):
+        rows = self._q("SELECT id, vector FROM templates WHERE id BETWEEN %s AND %s ORDER BY id", (first, last))
+        return _unpack(rows, int(self.meta().get("dim", 0)))
+
+    def iter_templates(self, batch=100_000):
+        last = 0
+        while True:
+            rows = self._q("SELECT id, vector FROM templates WHERE id > %s ORDER BY id LIMIT %s", (last, batch))
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield _unpack(rows, 0)
+
+    def changes_since(self, seq):
+        return [Change(*r) for r in self._q("SELECT seq, op, first_id, last_id FROM changes WHERE seq > %s ORDER BY seq", (seq,))]
+
+    def last_seq(self):
+        return int(self._q("SELECT coalesce(max(seq), 0) FROM changes")[0][0])
+
+    def counts(self):
+        return {"subjects": int(self._q("SELECT count(*) FROM subjects")[0][0]),
+                "templates": int(self._q("SELECT count(*) FROM templates")[0][0])}
+
+    def max_templates_per_subject(self):
+        return int(self._q("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM templates GROUP BY subject_id) x")[0][0])
+
+    def close(self):
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,172 @@
+"""The same gallery contract on every backend: SQLite + FAISS (default), PostgreSQL + FAISS, SQLite + Milvus."""
+import numpy as np
+import pytest
+
+from faceprint import ModelMismatchError, NoFaceError
+from faceprint.errors import FaceprintError
+from faceprint.gallery import Gallery
+
+TRAIN = "examples/knn_examples/train"
+TEST = "examples/knn_examples/test"
+
+
+@pytest.fixture(params=["sqlite", "postgres", "milvus"])
+def open_gallery(request, tmp_path, engine):
+    kind = request.param
+    if kind == "postgres":
+        location = request.getfixturevalue("postgres_url")
+    else:
+        location = tmp_path / "g.db"
+    milvus = str(tmp_path / "m.milvus.db") if kind == "milvus" else None
+    opened = []
+
+    def make(**kw):
+        kw.setdefault("engine", engine)
+        g = Gallery.open(location, milvus=milvus, **kw)
+        opened.append(g)
+        return g
+    make.kind = kind
+    yield make
+    for g in opened:
+        try:
+            g.close()
+        except Exception:
+            pass
+
+
+def unit(rng, n, dim=128):
+    v = rng.normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def knn_gallery_templates(engine, fr):
+    """Templates of the knn_examples training photos, per person (computed once)."""
+    out = {}
+    for person in sorted((fr / TRAIN).iterdir()):
+        out[person.name] = [engine.template(p) for p in sorted(person.iterdir())]
+    return out
+
+
+def test_enroll_photos_and_identify_every_face(open_gallery, fr):
+    g = open_gallery()
+    for person in sorted((fr / TRAIN).iterdir()):
+        g.enroll(person.name, sorted(person.iterdir()), metadata={"consent": "signed 2026-11-02"})
+    assert g.stats()["subjects"] == 5 and g.stats()["templates"] == 9
+    s = g.subject("obama")
+    assert s.templates == 2 and s.metadata == {"consent": "signed 2026-11-02"}
+    res = g.identify(fr / TEST / "obama_and_biden.jpg")
+    assert len(res) == 3
+    decided = sorted(r.decision.subject.name for r in res if r.decision)
+    assert decided == ["biden", "obama"]                 # the child is not enrolled: open-set "unknown"
+    for r in res:
+        assert [m.rank for m in r.candidates] == list(range(1, len(r.candidates) + 1))
+        assert all(a.score >= b.score for a, b in zip(r.candidates, r.candidates[1:]))
+    (top,) = [r for r in g.identify(fr / TEST / "alex_lacamoire1.jpg")]
+    assert top.decision.subject.name == "alex_lacamoire"
+
+
+def test_enroll_refuses_photo_without_face(open_gallery, tmp_path):
+    import cv2
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.zeros((120, 120, 3), np.uint8))
+    g = open_gallery()
+    with pytest.raises(NoFaceError, match="was not enrolled"):
+        g.enroll("nobody", [blank])
+    assert g.stats()["subjects"] == 0
+
+
+def test_bulk_add_and_best_template_ranks_subject(open_gallery):
+    rng = np.random.default_rng(1)
+    vecs = unit(rng, 300)
+    names = [f"person{i // 3}" for i in range(300)]
+    g = open_gallery()
+    ids = g.add_templates(names, vecs)
+    assert len(set(ids)) == 300
+    assert g.stats()["subjects"] == 100 and g.stats()["indexed"] == 300
+    probe = vecs[7] + 0.05 * unit(rng, 1)[0]
+    hits = g.search(probe, k=5)
+    assert hits[0].subject.name == "person2" and hits[0].rank == 1
+    assert len({h.subject.name for h in hits}) == 5      # one entry per subject, not per template
+
+
+def test_model_mismatch_refused(open_gallery, knn_gallery_templates):
+    g = open_gallery()
+    g.add_templates(["a"], unit(np.random.default_rng(2), 1))
+    with pytest.raises(ModelMismatchError):
+        g.add_templates(["b"], unit(np.random.default_rng(2), 1, dim=64))
+    with pytest.raises(ModelMismatchError, match="dlib"):
+        g.add_templates(["b"], unit(np.random.default_rng(2), 1), model="dlib")
+
+
+def test_reopen_keeps_everything(open_gallery, knn_gallery_templates):
+    g = open_gallery()
+    for name, tpls in knn_gallery_templates.items():
+        g.enroll(name, tpls)
+    before = [(m.subject.name, round(m.score, 5)) for m in g.search(knn_gallery_templates["biden"][0], k=3)]
+    g.close()
+    g2 = open_gallery()
+    assert g2.stats()["templates"] == 9 and g2.stats()["indexed"] == 9
+    assert [(m.subject.name, round(m.score, 5)) for m in g2.search(knn_gallery_templates["biden"][0], k=3)] == before
+
+
+def test_delete_removes_subject_everywhere(open_gallery, knn_gallery_templates, tmp_path):
+    g = open_gallery()
+    for name, tpls in knn_gallery_templates.items():
+        g.enroll(name, tpls)
+    victim = knn_gallery_templates["rose_leslie"]
+    assert g.search(victim[0], k=1)[0].subject.name == "rose_leslie"
+    assert g.delete("rose_leslie") and not g.delete("rose_leslie")
+    assert g.subject("rose_leslie") is None
+    assert all(m.subject.name != "rose_leslie" for m in g.search(victim[0], k=10))
+    assert g.stats()["templates"] == 7 and g.stats()["indexed"] == 7
+    g.close()
+    if open_gallery.kind == "sqlite":
+        # No byte pattern of the deleted templates survives in any file of the gallery.
+        needles = [t.vector.tobytes()[:64] for t in victim]
+        files = list(tmp_path.glob("g.db*"))
+        assert any(f.name == "g.db.index" for f in files)
+        for f in files:
+            blob = f.read_bytes()
+            assert not any(n in blob for n in needles), f"deleted template found in {f.name}"
+        # ...while an enrolled one is found, so the check can fail.
+        assert knn_gallery_templates["biden"][0].vector.tobytes()[:64] in (tmp_path / "g.db").read_bytes()
+
+
+def test_identify_threshold_from_fpir(open_gallery, knn_gallery_templates, fr):
+    g = open_gallery()
+    for name, tpls in knn_gallery_templates.items():
+        g.enroll(name, tpls)
+    strict, loose = g.threshold_for_fpir(0.001), g.threshold_for_fpir(0.1)
+    assert 0 < loose < strict < 1
+    res = g.identify(fr / TEST / "obama1.jpg", fpir=0.01)
+    assert res[0].decision.subject.name == "obama"
+
+
+def test_hnsw_index_delete_rebuilds(tmp_path, knn_gallery_templates):
+    g = Gallery.open(tmp_path / "h.db", index="HNSW32")
+    for name, tpls in knn_gallery_templates.items():
+        g.enroll(name, tpls)
+    g.delete("obama")
+    assert g.stats()["indexed"] == 7
+    assert all(m.subject.name != "obama" for m in g.search(knn_gallery_templates["obama"][0], k=10))
+    g.close()
+
+
+def test_ivf_index_needs_training_data(tmp_path):
+    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat")
+    with pytest.raises(FaceprintError, match="trained on at least 64"):
+        g.add_templates(["a"] * 10, unit(np.random.default_rng(0), 10))
+    assert g.stats()["templates"] == 0          # refused before anything was written
+    vecs = unit(np.random.default_rng(3), 3000)
+    g.add_templates([f"p{i}" for i in range(3000)], vecs)
+    assert g.search(vecs[42], k=1)[0].subject.name == "p42"
+    g.close()
+    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat")
+    assert g.stats()["indexed"] == 3000 and g.search(vecs[7], k=1)[0].subject.name == "p7"
+    g.close()
+
+
+def test_bad_factory_string(tmp_path):
+    with pytest.raises(FaceprintError, match="not a valid FAISS factory string"):
+        Gallery.open(tmp_path / "x.db", index="NoSuchIndex99")
