@@ -7,10 +7,11 @@ _cv2.utils.logging.setLogLevel(_cv2.utils.logging.LOG_LEVEL_ERROR)
 from .engine import Engine
 from .errors import (FaceprintError, ImageDecodeError, ImageError, ImageTooLargeError, ModelChecksumError,
                      ModelError, ModelMismatchError, ModelNotFoundError, NoFaceError)
-from .types import Face, Match, Template, Verification
+from .gallery import Gallery
+from .types import Face, Identification, Match, Template, Verification
 
 __version__ = "0.1.0"
 
-__all__ = ["Engine", "Face", "Template", "Match", "Verification", "FaceprintError", "ImageError",
+__all__ = ["Engine", "Gallery", "Identification", "Face", "Template", "Match", "Verification", "FaceprintError", "ImageError",
            "ImageDecodeError", "ImageTooLargeError", "NoFaceError", "ModelError", "ModelNotFoundError",
            "ModelChecksumError", "ModelMismatchError", "__version__"]

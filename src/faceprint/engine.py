@@ -34,18 +34,21 @@ class Engine:
 
     detector / embedder: registry names (`faceprint models` lists them) or, for the embedder, the
     path of an ArcFace-style .onnx file. flip: add the mirrored face's embedding to each template.
+    flip: None uses the model's manifest default (on for dlib, where it gains 0.3% on LFW; off for SFace,
+    where it gains 0.02% for twice the embedding time).
     threshold: decision threshold for verify(); default is the model's calibrated one.
     threads: OpenCV worker threads (process-wide); None leaves OpenCV's default (all cores).
     """
 
-    def __init__(self, detector: str = "yunet", embedder: str = "sface", *, flip: bool = False,
+    def __init__(self, detector: str = "yunet", embedder: str = "sface", *, flip: bool | None = None,
                  threshold: float | None = None, threads: int | None = None,
                  limits: Limits = DEFAULT_LIMITS):
         if threads is not None:
             cv2.setNumThreads(int(threads))
         self.detector: Detector = create_detector(detector)
         self.embedder: Embedder = create_embedder(embedder)
-        self.flip = flip
+        spec = getattr(self.embedder, "spec", None)
+        self.flip = bool(spec.extra.get("default_flip", False)) if flip is None and spec else bool(flip)
         self.limits = limits
         self.model_id = self.embedder.name + (":flip" if flip else "")
         self._threshold = threshold

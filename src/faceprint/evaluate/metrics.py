@@ -67,3 +67,22 @@ def eer(scores: np.ndarray, mated: np.ndarray) -> float:
     _, fmr, fnmr = det_curve(scores, mated)
     i = int(np.argmin(np.abs(fmr - fnmr)))
     return float((fmr[i] + fnmr[i]) / 2)
+
+
+def cmc(mate_ranks: np.ndarray, max_rank: int = 20) -> list[float]:
+    """Cumulative match characteristic: fraction of mated searches whose mate is at rank <= r,
+    r = 1..max_rank (rank 0 / negative = mate not returned)."""
+    ranks = np.asarray(mate_ranks)
+    found = ranks > 0
+    return [float(np.mean(found & (ranks <= r))) if len(ranks) else float("nan") for r in range(1, max_rank + 1)]
+
+
+def fnir_at_fpir(mated_rank1_scores: np.ndarray, nonmated_top_scores: np.ndarray, fpir: float) -> dict:
+    """FRVT open-set metric. mated_rank1_scores: per mated search, the mate's score if it came back
+    at rank 1, else -inf. The threshold is set so that a fraction `fpir` of non-mated searches
+    return a candidate at or above it; FNIR is the fraction of mated searches that then miss."""
+    non = np.asarray(nonmated_top_scores, float)
+    thr = threshold_at_fmr(non, fpir)
+    mated = np.asarray(mated_rank1_scores, float)
+    return {"threshold": thr, "fnir": float(np.mean(mated < thr)), "fpir": float(np.mean(non >= thr)),
+            "nonmated_searches": int(len(non))}

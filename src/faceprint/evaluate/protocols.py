@@ -40,3 +40,50 @@ def lfw_pairs(root: str | Path, folds: list[int] | None = None) -> list[Pair]:
             else:
                 pairs.append(Pair(lfw_image(root, r[0], int(r[1])), lfw_image(root, r[2], int(r[3])), False, fold))
     return pairs
+
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
+
+
+def identity_folders(root: str | Path) -> dict[str, list[Path]]:
+    """A folder-per-identity dataset: root/<identity>/<image> -> {identity: sorted images}."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FaceprintError(f"{root} is not a folder; expected <root>/<identity>/<image files>")
+    out = {}
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        imgs = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if imgs:
+            out[d.name] = imgs
+    if not out:
+        raise FaceprintError(f"{root} has no <identity>/ sub-folders with images")
+    return out
+
+
+@dataclass(frozen=True)
+class IdentificationSplit:
+    """1:N protocol: gallery (identity -> enrolment image), mated probes of enrolled identities,
+    and non-mated probes of identities withheld from the gallery."""
+    gallery: dict[str, Path]
+    mated: list[tuple[str, Path]]
+    nonmated: list[tuple[str, Path]]
+
+
+def identification_split(identities: dict[str, list[Path]], *, withheld: float = 0.0,
+                         seed: int = 0) -> IdentificationSplit:
+    """First image of each identity enrolled (single-image identities enrol as distractors); the
+    other images are probes. A seeded `withheld` fraction of the multi-image identities is kept out
+    of the gallery, and their images become non-mated probes."""
+    import random
+
+    multi = sorted(n for n, imgs in identities.items() if len(imgs) > 1)
+    rng = random.Random(seed)
+    held = set(rng.sample(multi, int(round(withheld * len(multi))))) if withheld else set()
+    gallery, mated, nonmated = {}, [], []
+    for name, imgs in sorted(identities.items()):
+        if name in held:
+            nonmated += [(name, p) for p in imgs[1:]]
+            continue
+        gallery[name] = imgs[0]
+        mated += [(name, p) for p in imgs[1:]]
+    return IdentificationSplit(gallery, mated, nonmated)

@@ -13,7 +13,7 @@ from ..errors import FaceprintError
 from ..match import similarity
 from . import metrics
 from .cache import TemplateCache
-from .protocols import lfw_pairs
+from .protocols import IdentificationSplit, lfw_pairs
 
 
 def pipeline_key(engine: Engine, select: str) -> str:
@@ -100,3 +100,43 @@ def evaluate_lfw(engine: Engine, data: str | Path, *, folds: list[int] | None = 
         "folds": fold_ids.tolist(),
     })
     return result
+
+
+def evaluate_identification(engine: Engine, split: IdentificationSplit, gallery_path: str | Path, *,
+                            index: str = "Flat", progress: bool = True, cache: TemplateCache | None = None,
+                            fpirs: tuple[float, ...] = (0.003, 0.01, 0.1), max_rank: int = 20) -> dict:
+    """Enrol split.gallery into a real Gallery, search every probe, score rank-k and FNIR@FPIR."""
+    from ..gallery import Gallery
+
+    paths = sorted({*split.gallery.values(), *(p for _, p in split.mated), *(p for _, p in split.nonmated)})
+    templates, timings = image_templates(engine, paths, progress=progress, cache=cache)
+    enrolled = [(n, templates[p]) for n, p in split.gallery.items() if templates[p] is not None]
+    with Gallery.open(gallery_path, index=index, model=engine.model_id, dim=engine.embedder.dim) as g:
+        g.add_templates([n for n, _ in enrolled], np.vstack([v for _, v in enrolled]), model=engine.model_id)
+        t0 = time.perf_counter()
+        searchable = [(n, templates[p]) for n, p in split.mated + split.nonmated]
+        probe_vecs = np.vstack([v for _, v in searchable if v is not None])
+        hits = iter(g.search_batch(probe_vecs, k=max_rank))
+        search_ms = (time.perf_counter() - t0) * 1000 / max(len(probe_vecs), 1)
+        results = [next(hits) if v is not None else [] for _, v in searchable]
+    n_mated = len(split.mated)
+    ranks, rank1_scores = [], []
+    for (name, _), cands in zip(split.mated, results[:n_mated]):
+        rank = next((m.rank for m in cands if m.subject.name == name), 0)
+        ranks.append(rank)
+        rank1_scores.append(cands[0].score if rank == 1 else -np.inf)
+    non_top = [c[0].score if c else -np.inf for c in results[n_mated:]]
+    curve = metrics.cmc(np.array(ranks), max_rank)
+    out = {
+        "gallery_subjects": len(split.gallery), "enrolled": len(enrolled),
+        "mated_searches": n_mated, "nonmated_searches": len(split.nonmated),
+        "failures_to_enrol": len(split.gallery) - len(enrolled),
+        "probe_failures_to_detect": sum(templates[p] is None for _, p in split.mated + split.nonmated),
+        "rank_1": curve[0], "rank_5": curve[4] if max_rank >= 5 else None, "cmc": curve,
+        "search_ms_per_probe": round(search_ms, 3), "template_ms_median": float(np.median(timings)) if timings else None,
+        "index": index, "model_id": engine.model_id, "detector": engine.detector.name,
+    }
+    if split.nonmated:
+        out["fnir_at_fpir"] = {str(f): metrics.fnir_at_fpir(np.array(rank1_scores), np.array(non_top), f)
+                               for f in fpirs}
+    return out
