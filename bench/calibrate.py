@@ -58,7 +58,7 @@ def main() -> None:
     for model_id in args.models.split(","):
         name, _, variant = model_id.partition(":")
         eng = Engine(embedder=name, flip=variant == "flip", threshold=0.0)
-        templates, _ = image_templates(eng, paths, cache=cache)
+        templates = image_templates(eng, paths, cache=cache).vectors
         ok = np.array([templates[p] is not None for p in paths])
         table = nonmated_table(np.vstack([templates[p] for p in paths if templates[p] is not None]), identities[ok])
         at3 = table["threshold"][table["fmr"].index(1e-3)]

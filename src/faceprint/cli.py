@@ -48,7 +48,60 @@ def cmd_verify(args) -> int:
     return 0 if v.same or not args.exit_code else 1
 
 
+def _experiment(args, dataset) -> int:
+    from .evaluate import experiment, report
+    from .evaluate.cache import TemplateCache
+    models = [m.strip() for m in (args.models or args.embedder).split(",") if m.strip()]
+    cache = None if args.no_cache else TemplateCache()
+    rep, curves = experiment.run(dataset, models, mask=args.mask == "synthetic", cache=cache,
+                                 progress=not args.quiet)
+    if args.report:
+        js, page = report.write(rep, curves, args.report)
+        print(f"wrote {js} and {page}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(rep, indent=2, default=float))
+    for m, r in rep["models"].items():
+        acc = f"{100 * r['accuracy_mean']:.2f}% ± {100 * r['accuracy_std']:.2f}" if "accuracy_mean" in r else "n/a"
+        fn = r["fnmr_at_fmr"]
+        line = (f"{m:<14} accuracy {acc}  TAR@FAR=1e-3 {100 * r['tar_at_far_1e-3']:.2f}%  EER {100 * r['eer']:.2f}%  "
+                + "  ".join(f"FNMR@{k} {100 * v:.2f}%" for k, v in fn.items()))
+        if "identification" in r:
+            line += f"  rank-1 {100 * r['identification']['rank_1']:.2f}%"
+        print(line)
+        if "masked" in r:
+            mr = r["masked"]
+            print(f"{'':14} masked probes: TAR@FAR=1e-3 {100 * mr['tar_at_far_1e-3']:.2f}%  "
+                  + "  ".join(f"FNMR@{k} {100 * v:.2f}%" for k, v in mr["fnmr_at_fmr"].items()))
+    return 0
+
+
+def cmd_evaluate_folders(args) -> int:
+    from .evaluate.experiment import Dataset
+    from .evaluate.protocols import folder_pairs, identity_folders
+    identities = identity_folders(args.data)
+    pairs, counts = folder_pairs(identities, max_nonmated=args.max_nonmated, seed=args.seed)
+    ds = Dataset(name=Path(args.data).name, pairs=pairs, counts=counts, identities=identities,
+                 protocol=("folder-per-identity: all mated pairs, non-mated pairs "
+                           + ("sampled (seeded)" if counts["nonmated_sampled"] else "all")
+                           + f"; {counts['folds']} seeded folds, threshold chosen on the other folds"))
+    return _experiment(args, ds)
+
+
 def cmd_evaluate_lfw(args) -> int:
+    if args.report or args.models or args.mask:
+        from .evaluate.experiment import Dataset
+        from .evaluate.protocols import lfw_pairs
+        pairs = lfw_pairs(args.data)
+        identities: dict = {}
+        for p in sorted({x for pr in pairs for x in (pr.a, pr.b)}):
+            identities.setdefault(p.parent.name, []).append(p)
+        ds = Dataset(name="LFW (deep-funneled)", pairs=pairs, identities=identities,
+                     counts={"pairs": len(pairs), "mated_pairs": sum(p.mated for p in pairs),
+                             "nonmated_pairs": sum(not p.mated for p in pairs), "images": 7701, "folds": 10},
+                     protocol="LFW view 2 (pairs.txt): 10 folds of 300 mated + 300 non-mated pairs, threshold chosen "
+                              "on the other 9 folds; 1:N over the 7,701 pairs.txt images")
+        return _experiment(args, ds)
     from .evaluate.runner import evaluate_lfw
     eng = _engine(args)
     folds = [int(f) for f in args.folds.split(",")] if args.folds else None
@@ -196,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     model_opts(sp)
     sp.set_defaults(func=cmd_verify)
 
+    def report_opts(sp):
+        sp.add_argument("--models", help="comma-separated models; fuse with '+', e.g. sface,dlib,sface+dlib")
+        sp.add_argument("--report", metavar="DIR", help="write DIR/report.json and DIR/report.html")
+        sp.add_argument("--mask", choices=["synthetic"], help="also evaluate masked probes against a clean gallery")
+        sp.add_argument("--no-cache", action="store_true", help="recompute templates (cache: ~/.cache/faceprint)")
+
     sp = sub.add_parser("evaluate", help="accuracy on a benchmark protocol")
     esub = sp.add_subparsers(dest="protocol", required=True)
     ep = esub.add_parser("lfw", help="LFW 10-fold verification (pairs.txt)")
@@ -204,7 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--folds", help="comma-separated fold numbers 0-9 (default: all)")
     ep.add_argument("--quiet", action="store_true", help="no progress bar")
     model_opts(ep)
+    report_opts(ep)
     ep.set_defaults(func=cmd_evaluate_lfw)
+
+    ep = esub.add_parser("folders", help="a folder-per-identity dataset: DATA/<identity>/*.jpg")
+    ep.add_argument("--data", required=True)
+    ep.add_argument("--json", metavar="OUT", help="write report JSON here too")
+    ep.add_argument("--max-nonmated", type=int, default=200_000, help="sample non-mated pairs above this count")
+    ep.add_argument("--seed", type=int, default=0)
+    ep.add_argument("--quiet", action="store_true")
+    model_opts(ep)
+    report_opts(ep)
+    ep.set_defaults(func=cmd_evaluate_folders)
 
     def gallery_opts(sp):
         sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")

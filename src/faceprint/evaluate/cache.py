@@ -2,6 +2,7 @@
 so re-running a report, or a second report over the same images, skips detection and embedding."""
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -20,25 +21,28 @@ class TemplateCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=60)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS templates (image TEXT NOT NULL, pipeline TEXT NOT NULL, "
-                           "vector BLOB, ms REAL, PRIMARY KEY (image, pipeline))")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS templates_v2 (image TEXT NOT NULL, pipeline TEXT NOT NULL, "
+                           "vector BLOB, ms REAL, quality TEXT, PRIMARY KEY (image, pipeline))")
 
-    def get_many(self, images: list[str], pipeline: str) -> dict[str, tuple[np.ndarray | None, float | None]]:
+    def get_many(self, images: list[str], pipeline: str) -> dict[str, tuple[np.ndarray | None, float | None, dict]]:
+        """{image hash: (vector or None when no face was found, ms to create it, quality detail)}"""
         out = {}
         for i in range(0, len(images), 900):
             chunk = images[i:i + 900]
             rows = self._conn.execute(
-                f"SELECT image, vector, ms FROM templates WHERE pipeline = ? AND image IN ({','.join('?' * len(chunk))})",
-                [pipeline, *chunk])
-            for image, blob, ms in rows:
-                out[image] = (None if blob is None else np.frombuffer(blob, np.float32).copy(), ms)
+                f"SELECT image, vector, ms, quality FROM templates_v2 WHERE pipeline = ? "
+                f"AND image IN ({','.join('?' * len(chunk))})", [pipeline, *chunk])
+            for image, blob, ms, quality in rows:
+                out[image] = (None if blob is None else np.frombuffer(blob, np.float32).copy(), ms,
+                              json.loads(quality or "{}"))
         return out
 
-    def put_many(self, rows: list[tuple[str, np.ndarray | None, float | None]], pipeline: str) -> None:
+    def put_many(self, rows: list[tuple[str, np.ndarray | None, float | None, dict]], pipeline: str) -> None:
         with self._conn:
             self._conn.executemany(
-                "INSERT OR REPLACE INTO templates(image, pipeline, vector, ms) VALUES (?, ?, ?, ?)",
-                [(img, pipeline, None if v is None else np.asarray(v, np.float32).tobytes(), ms) for img, v, ms in rows])
+                "INSERT OR REPLACE INTO templates_v2(image, pipeline, vector, ms, quality) VALUES (?, ?, ?, ?, ?)",
+                [(img, pipeline, None if v is None else np.asarray(v, np.float32).tobytes(), ms, json.dumps(q or {}))
+                 for img, v, ms, q in rows])
 
     def close(self) -> None:
         self._conn.close()

@@ -86,3 +86,37 @@ def fnir_at_fpir(mated_rank1_scores: np.ndarray, nonmated_top_scores: np.ndarray
     mated = np.asarray(mated_rank1_scores, float)
     return {"threshold": thr, "fnir": float(np.mean(mated < thr)), "fpir": float(np.mean(non >= thr)),
             "nonmated_searches": int(len(non))}
+
+
+FMR_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+
+
+def fnmr_at_fmrs(scores: np.ndarray, mated: np.ndarray, grid=FMR_GRID) -> dict[str, float]:
+    """FNMR at each FMR that the non-mated count can support (at least 1/FMR comparisons)."""
+    n_non = int(np.sum(~np.asarray(mated, bool)))
+    return {f"{f:g}": fnmr_at_fmr(scores, mated, f)["fnmr"] for f in grid if n_non * f >= 1}
+
+
+def bootstrap_ci(fn, n: int, *, reps: int = 500, seed: int = 0, groups: np.ndarray | None = None) -> list[float]:
+    """95% percentile bootstrap interval of fn(indices) over n items (resampled with replacement;
+    with `groups`, mated and non-mated items are resampled separately so both stay represented)."""
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(reps):
+        if groups is None:
+            idx = rng.integers(0, n, n)
+        else:
+            idx = np.concatenate([rng.choice(np.flatnonzero(groups == g), np.sum(groups == g)) for g in np.unique(groups)])
+        vals.append(fn(idx))
+    lo, hi = np.nanpercentile(vals, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def fnmr_by_bins(scores: np.ndarray, values: np.ndarray, threshold: float, edges: list[float]) -> list[dict]:
+    """FNMR of mated comparisons binned by a quality value (e.g. the smaller eye distance of the pair)."""
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (values >= lo) & (values < hi)
+        out.append({"bin": [round(float(lo), 2), round(float(hi), 2)], "mated_pairs": int(sel.sum()),
+                    "fnmr": float(np.mean(scores[sel] < threshold)) if sel.any() else None})
+    return out

@@ -87,3 +87,34 @@ def identification_split(identities: dict[str, list[Path]], *, withheld: float =
         gallery[name] = imgs[0]
         mated += [(name, p) for p in imgs[1:]]
     return IdentificationSplit(gallery, mated, nonmated)
+
+
+def folder_pairs(identities: dict[str, list[Path]], *, max_nonmated: int = 200_000, seed: int = 0,
+                 folds: int = 10) -> tuple[list[Pair], dict]:
+    """All mated pairs of a folder-per-identity set, plus every non-mated pair or, past
+    max_nonmated, a seeded uniform sample of them; pairs spread over `folds` seeded folds."""
+    import itertools
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    mated = [(a, b) for imgs in identities.values() for a, b in itertools.combinations(imgs, 2)]
+    flat = [(name, p) for name, imgs in identities.items() for p in imgs]
+    n = len(flat)
+    total_non = (n * (n - 1)) // 2 - len(mated)
+    nonmated: set[tuple[int, int]] = set()
+    if total_non <= max_nonmated:
+        non = [(flat[i][1], flat[j][1]) for i, j in itertools.combinations(range(n), 2) if flat[i][0] != flat[j][0]]
+    else:
+        while len(nonmated) < max_nonmated:
+            i, j = (int(v) for v in rng.integers(0, n, 2))
+            if flat[i][0] != flat[j][0]:
+                nonmated.add((min(i, j), max(i, j)))
+        non = [(flat[i][1], flat[j][1]) for i, j in sorted(nonmated)]
+    fold_of = rng.permutation(len(mated) + len(non)) % folds
+    pairs = [Pair(a, b, True, int(fold_of[k])) for k, (a, b) in enumerate(mated)]
+    pairs += [Pair(a, b, False, int(fold_of[len(mated) + k])) for k, (a, b) in enumerate(non)]
+    counts = {"identities": len(identities), "images": n, "mated_pairs": len(mated),
+              "nonmated_pairs": len(non), "nonmated_pairs_possible": total_non,
+              "nonmated_sampled": total_non > max_nonmated, "seed": seed, "folds": folds}
+    return pairs, counts

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -16,13 +18,16 @@ from .cache import TemplateCache
 from .protocols import IdentificationSplit, lfw_pairs
 
 
-def pipeline_key(engine: Engine, select: str) -> str:
-    """Everything that changes a template: detector, embedder (+flip), weights versions, face choice."""
+def pipeline_key(engine: Engine, select: str, transform_key: str = "") -> str:
+    """Everything that changes a template: detector, embedder (+flip), weights versions, face choice,
+    and any image transform (e.g. a synthetic mask)."""
     parts = [engine.detector.name, engine.model_id, f"select={select}"]
     for component in (engine.detector, engine.embedder):
         spec = getattr(component, "spec", None)
-        if spec is not None:
+        if spec is not None and "weights" in spec.files:
             parts.append(f"{spec.package}=={spec.package_version}:{spec.files['weights']['sha256'][:12]}")
+    if transform_key:
+        parts.append(transform_key)
     return "|".join(parts)
 
 
@@ -30,46 +35,66 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@dataclass
+class TemplateSet:
+    """Per image: the selected face's template (None = failure to enrol), its quality detail, and the
+    template-creation times in ms (as measured when first computed; cached images keep theirs)."""
+    vectors: dict[Path, np.ndarray | None]
+    quality: dict[Path, dict]
+    timings: list[float]
+
+    def failures(self) -> int:
+        return sum(v is None for v in self.vectors.values())
+
+
+Transform = Callable[[Engine, np.ndarray, Path], np.ndarray]
+
+
 def image_templates(engine: Engine, paths: list[Path], *, select: str = "center", progress: bool = True,
-                    cache: TemplateCache | None = None) -> tuple[dict[Path, np.ndarray | None], list[float]]:
-    """Template of the selected face of each image (None when no face is found or the file is bad)
-    and the per-image template-creation times in ms (cached images keep their first timing)."""
-    key = pipeline_key(engine, select)
+                    cache: TemplateCache | None = None, transform: Transform | None = None,
+                    transform_key: str = "") -> TemplateSet:
+    """Template of the selected face of each image (after an optional image transform)."""
+    key = pipeline_key(engine, select, transform_key)
     hashes = {p: _file_hash(p) for p in paths} if cache else {}
     cached = cache.get_many(list(set(hashes.values())), key) if cache else {}
-    out: dict[Path, np.ndarray | None] = {}
-    timings, fresh = [], []
+    out = TemplateSet({}, {}, [])
+    fresh = []
     todo = [p for p in paths if hashes.get(p) not in cached]
     for p in paths:
         if p in hashes and hashes[p] in cached:
-            out[p], ms = cached[hashes[p]]
+            out.vectors[p], ms, out.quality[p] = cached[hashes[p]]
             if ms is not None:
-                timings.append(ms)
-    for p in tqdm(todo, desc=f"templates ({engine.model_id})", unit="img", disable=not progress or not todo):
-        t0 = time.perf_counter()
-        vec, ms = None, None
+                out.timings.append(ms)
+    for p in tqdm(todo, desc=f"templates ({engine.model_id}{' ' + transform_key if transform_key else ''})",
+                  unit="img", disable=not progress or not todo):
+        vec, ms, q = None, None, {}
         try:
             img = engine.load(p)
+            if transform is not None:
+                img = transform(engine, img, p)
+            t0 = time.perf_counter()
             faces = engine.detector.detect([img])[0]
             if faces:
-                vec = engine.templates_for(img, [faces[pick_face(faces, img.shape, select)]])[0].vector
+                t = engine.templates_for(img, [faces[pick_face(faces, img.shape, select)]])[0]
                 ms = (time.perf_counter() - t0) * 1000
-                timings.append(ms)
+                vec, q = t.vector, {k: float(v) for k, v in t.quality_detail.items()}
+                out.timings.append(ms)
         except FaceprintError:
             pass
-        out[p] = vec
+        out.vectors[p], out.quality[p] = vec, q
         if cache:
-            fresh.append((hashes[p], vec, ms))
+            fresh.append((hashes[p], vec, ms, q))
     if cache and fresh:
         cache.put_many(fresh, key)
-    return out, timings
+    return out
 
 
 def evaluate_lfw(engine: Engine, data: str | Path, *, folds: list[int] | None = None,
                  progress: bool = True, cache: TemplateCache | None = None) -> dict:
     pairs = lfw_pairs(data, folds)
     paths = sorted({p for pr in pairs for p in (pr.a, pr.b)})
-    templates, timings = image_templates(engine, paths, progress=progress, cache=cache)
+    ts = image_templates(engine, paths, progress=progress, cache=cache)
+    templates, timings = ts.vectors, ts.timings
     scores = np.array([
         float(similarity(templates[pr.a], templates[pr.b])[0, 0])
         if templates[pr.a] is not None and templates[pr.b] is not None else -1.0
@@ -102,41 +127,57 @@ def evaluate_lfw(engine: Engine, data: str | Path, *, folds: list[int] | None = 
     return result
 
 
-def evaluate_identification(engine: Engine, split: IdentificationSplit, gallery_path: str | Path, *,
-                            index: str = "Flat", progress: bool = True, cache: TemplateCache | None = None,
-                            fpirs: tuple[float, ...] = (0.003, 0.01, 0.1), max_rank: int = 20) -> dict:
-    """Enrol split.gallery into a real Gallery, search every probe, score rank-k and FNIR@FPIR."""
+def search_metrics(gallery: dict[str, np.ndarray], mated: list[tuple[str, np.ndarray | None]],
+                   nonmated: list[tuple[str, np.ndarray | None]], gallery_path: str | Path, *, model_id: str,
+                   index: str = "Flat", fpirs: tuple[float, ...] = (0.003, 0.01, 0.1), max_rank: int = 20) -> dict:
+    """Enrol `gallery` templates into a real Gallery, search every probe (None = failure to detect,
+    a miss), and score CMC and FNIR at FPIR."""
     from ..gallery import Gallery
 
-    paths = sorted({*split.gallery.values(), *(p for _, p in split.mated), *(p for _, p in split.nonmated)})
-    templates, timings = image_templates(engine, paths, progress=progress, cache=cache)
-    enrolled = [(n, templates[p]) for n, p in split.gallery.items() if templates[p] is not None]
-    with Gallery.open(gallery_path, index=index, model=engine.model_id, dim=engine.embedder.dim) as g:
-        g.add_templates([n for n, _ in enrolled], np.vstack([v for _, v in enrolled]), model=engine.model_id)
+    dim = len(next(iter(gallery.values())))
+    with Gallery.open(gallery_path, index=index, model=model_id, dim=dim) as g:
+        g.add_templates(list(gallery), np.vstack(list(gallery.values())), model=model_id)
+        probes = mated + nonmated
+        vecs = [v for _, v in probes if v is not None]
         t0 = time.perf_counter()
-        searchable = [(n, templates[p]) for n, p in split.mated + split.nonmated]
-        probe_vecs = np.vstack([v for _, v in searchable if v is not None])
-        hits = iter(g.search_batch(probe_vecs, k=max_rank))
-        search_ms = (time.perf_counter() - t0) * 1000 / max(len(probe_vecs), 1)
-        results = [next(hits) if v is not None else [] for _, v in searchable]
-    n_mated = len(split.mated)
+        hits = iter(g.search_batch(np.vstack(vecs), k=max_rank)) if vecs else iter(())
+        search_ms = (time.perf_counter() - t0) * 1000 / max(len(vecs), 1)
+        results = [next(hits) if v is not None else [] for _, v in probes]
     ranks, rank1_scores = [], []
-    for (name, _), cands in zip(split.mated, results[:n_mated]):
+    for (name, _), cands in zip(mated, results[:len(mated)]):
         rank = next((m.rank for m in cands if m.subject.name == name), 0)
         ranks.append(rank)
         rank1_scores.append(cands[0].score if rank == 1 else -np.inf)
-    non_top = [c[0].score if c else -np.inf for c in results[n_mated:]]
+    non_top = np.array([c[0].score if c else -np.inf for c in results[len(mated):]])
     curve = metrics.cmc(np.array(ranks), max_rank)
     out = {
-        "gallery_subjects": len(split.gallery), "enrolled": len(enrolled),
-        "mated_searches": n_mated, "nonmated_searches": len(split.nonmated),
-        "failures_to_enrol": len(split.gallery) - len(enrolled),
-        "probe_failures_to_detect": sum(templates[p] is None for _, p in split.mated + split.nonmated),
+        "enrolled": len(gallery), "mated_searches": len(mated), "nonmated_searches": len(nonmated),
         "rank_1": curve[0], "rank_5": curve[4] if max_rank >= 5 else None, "cmc": curve,
-        "search_ms_per_probe": round(search_ms, 3), "template_ms_median": float(np.median(timings)) if timings else None,
-        "index": index, "model_id": engine.model_id, "detector": engine.detector.name,
+        "search_ms_per_probe": round(search_ms, 3), "index": index,
     }
-    if split.nonmated:
-        out["fnir_at_fpir"] = {str(f): metrics.fnir_at_fpir(np.array(rank1_scores), np.array(non_top), f)
-                               for f in fpirs}
+    if nonmated:
+        out["fnir_at_fpir"] = {f"{f:g}": metrics.fnir_at_fpir(np.array(rank1_scores), non_top, f) for f in fpirs}
+        ranks_arr, r1, n_m = np.array(ranks), np.array(rank1_scores), len(mated)
+        both = np.r_[r1, non_top]
+        groups = np.r_[np.zeros(n_m), np.ones(len(non_top))]
+        out["ci95"] = {"rank_1": metrics.bootstrap_ci(lambda i: np.mean(ranks_arr[i] == 1), n_m),
+                       "fnir_at_fpir_0.01": metrics.bootstrap_ci(
+                           lambda i: metrics.fnir_at_fpir(both[i][groups[i] == 0], both[i][groups[i] == 1], 0.01)["fnir"],
+                           len(both), groups=groups, reps=200)}
     return out
+
+
+def evaluate_identification(engine: Engine, split: IdentificationSplit, gallery_path: str | Path, *,
+                            index: str = "Flat", progress: bool = True, cache: TemplateCache | None = None,
+                            fpirs: tuple[float, ...] = (0.003, 0.01, 0.1), max_rank: int = 20) -> dict:
+    """The 1:N protocol end to end for one engine: templates (cached), enrolment, search, metrics."""
+    paths = sorted({*split.gallery.values(), *(p for _, p in split.mated), *(p for _, p in split.nonmated)})
+    ts = image_templates(engine, paths, progress=progress, cache=cache)
+    gallery = {n: ts.vectors[p] for n, p in split.gallery.items() if ts.vectors[p] is not None}
+    out = search_metrics(gallery, [(n, ts.vectors[p]) for n, p in split.mated],
+                         [(n, ts.vectors[p]) for n, p in split.nonmated], gallery_path,
+                         model_id=engine.model_id, index=index, fpirs=fpirs, max_rank=max_rank)
+    return {"gallery_subjects": len(split.gallery), "failures_to_enrol": len(split.gallery) - len(gallery),
+            "probe_failures_to_detect": sum(ts.vectors[p] is None for _, p in split.mated + split.nonmated),
+            "template_ms_median": float(np.median(ts.timings)) if ts.timings else None,
+            "model_id": engine.model_id, "detector": engine.detector.name, **out}

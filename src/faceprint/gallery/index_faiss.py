@@ -66,6 +66,12 @@ class FaissIndex:
         for k, v in {**defaults, **self.params}.items():
             ps.set_index_parameter(index, k, int(v) if float(v).is_integer() else v)
 
+    def set_search_params(self, search_params: str | None) -> None:
+        """Change search-time parameters ("efSearch=256", "nprobe=64") without rebuilding."""
+        with self._lock:
+            self.params = _parse_params(search_params)
+            self._apply_params(self._index)
+
     def reset(self) -> None:
         with self._lock:
             self._index = self._new()

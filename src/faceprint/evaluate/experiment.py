@@ -1,0 +1,225 @@
+"""One evaluation over a dataset for several models (single, fused, masked): the figures behind
+`faceprint evaluate ... --report`. Templates come from the on-disk cache when present."""
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..engine import Engine
+from . import fusion, metrics
+from .cache import TemplateCache
+from .masks import synthetic_mask
+from .protocols import IdentificationSplit, Pair, identification_split
+from .runner import TemplateSet, image_templates, search_metrics
+
+MASK_SEED = 0
+
+
+@dataclass
+class Dataset:
+    name: str
+    protocol: str
+    pairs: list[Pair]
+    counts: dict
+    identities: dict[str, list[Path]] = field(default_factory=dict)
+
+
+def mask_transform(engine: Engine, img: np.ndarray, path: Path) -> np.ndarray:
+    """Draw a seeded synthetic mask on the face that the pipeline would pick (found on the clean image)."""
+    from ..engine import pick_face
+    faces = engine.detector.detect([img])[0]
+    if not faces:
+        return img
+    masked, _ = synthetic_mask(img, faces[pick_face(faces, img.shape, "center")], path.name, MASK_SEED)
+    return masked
+
+
+def _pair_scores(ts_a: TemplateSet, ts_b: TemplateSet, pairs: list[Pair]) -> np.ndarray:
+    return np.array([float(ts_a.vectors[p.a] @ ts_b.vectors[p.b])
+                     if ts_a.vectors.get(p.a) is not None and ts_b.vectors.get(p.b) is not None else -1.0
+                     for p in pairs])
+
+
+def one_core_ms(engine: Engine, paths: list[Path], n: int = 20) -> float:
+    """Median template-creation time on one core (NIST's measure), on a fresh sample of images."""
+    from ..engine import pick_face
+    cv2.setNumThreads(1)
+    times = []
+    try:
+        for p in paths[:n]:
+            img = engine.load(p)
+            t0 = time.perf_counter()
+            faces = engine.detector.detect([img])[0]
+            if faces:
+                engine.templates_for(img, [faces[pick_face(faces, img.shape, "center")]])
+                times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        cv2.setNumThreads(cv2.getNumberOfCPUs())
+    return float(np.median(times)) if times else float("nan")
+
+
+def verification_metrics(scores: np.ndarray, mated: np.ndarray, folds: np.ndarray) -> dict:
+    out = {}
+    if len(np.unique(folds)) > 1:
+        out.update(metrics.kfold_accuracy(scores, mated, folds))
+    at3 = metrics.fnmr_at_fmr(scores, mated, 1e-3)
+    groups = mated.astype(int)
+    out.update({
+        "tar_at_far_1e-3": at3["tar"], "threshold_at_far_1e-3": at3["threshold"],
+        "eer": metrics.eer(scores, mated),
+        "fnmr_at_fmr": metrics.fnmr_at_fmrs(scores, mated),
+        "mated_pairs": int(mated.sum()), "nonmated_pairs": int((~mated).sum()),
+        "ci95": {
+            "fnmr_at_fmr_1e-3": metrics.bootstrap_ci(
+                lambda i: metrics.fnmr_at_fmr(scores[i], mated[i], 1e-3)["fnmr"], len(scores), groups=groups, reps=300),
+            "eer": metrics.bootstrap_ci(lambda i: metrics.eer(scores[i], mated[i]), len(scores), groups=groups, reps=200),
+        },
+    })
+    if "fold_accuracies" in out:
+        accs = np.array(out["fold_accuracies"])
+        out["ci95"]["accuracy_mean"] = metrics.bootstrap_ci(lambda i: float(np.mean(accs[i])), len(accs))
+    return out
+
+
+def _quality_bins(scores, mated, pairs, quality, threshold) -> dict:
+    out = {}
+    sel = np.flatnonzero(mated)
+    for key, label in (("eye_distance_px", "eye_distance_px"), ("sharpness_raw", "sharpness")):
+        vals = np.array([min(quality.get(pairs[i].a, {}).get(key, np.nan), quality.get(pairs[i].b, {}).get(key, np.nan))
+                         for i in sel])
+        ok = np.isfinite(vals)
+        if ok.sum() < 30:
+            continue
+        edges = list(np.quantile(vals[ok], [0, 1 / 3, 2 / 3]))
+        edges.append(float(vals[ok].max()) + 1e-9)
+        out[label] = metrics.fnmr_by_bins(scores[sel][ok], vals[ok], threshold, edges)
+    return out
+
+
+def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: TemplateCache | None = None,
+        progress: bool = True, identification: bool = True) -> tuple[dict, dict]:
+    """Returns (report, curves): the JSON-able figures per model and the raw curves for plotting."""
+    pairs = dataset.pairs
+    mated = np.array([p.mated for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    images = sorted({x for p in pairs for x in (p.a, p.b)})
+    probes = sorted({p.b for p in pairs})
+    singles = list(dict.fromkeys(part for m in models for part in m.split("+")))
+    split: IdentificationSplit | None = None
+    if identification and dataset.identities:
+        split = identification_split(dataset.identities, withheld=0.2, seed=0)
+        images = sorted({*images, *(p for imgs in dataset.identities.values() for p in imgs)})
+
+    clean: dict[str, TemplateSet] = {}
+    masked: dict[str, TemplateSet] = {}
+    engines: dict[str, Engine] = {}
+    scores: dict[str, np.ndarray] = {}
+    mscores: dict[str, np.ndarray] = {}
+    for m in singles:
+        name, _, variant = m.partition(":")
+        eng = Engine(embedder=name, flip=True if variant == "flip" else None, threshold=0.0)
+        engines[m] = eng
+        clean[m] = image_templates(eng, images, cache=cache, progress=progress)
+        scores[m] = _pair_scores(clean[m], clean[m], pairs)
+        if mask:
+            masked[m] = image_templates(eng, sorted({*probes, *(p for _, p in split.mated + split.nonmated)} if split else probes),
+                                        cache=cache, progress=progress, transform=mask_transform,
+                                        transform_key=f"mask=synthetic:{MASK_SEED}")
+            mscores[m] = _pair_scores(clean[m], masked[m], pairs)
+
+    quality = next((clean[m].quality for m in singles if any(clean[m].quality.values())), {})
+    report: dict = {"models": {}}
+    curves: dict = {"det": {}, "hist": {}, "cmc": {}, "det_masked": {}}
+    znorm_all = {}
+    tmp = tempfile.TemporaryDirectory()
+    for m in models:
+        parts = m.split("+")
+        if len(parts) == 1:
+            s = scores[m]
+            ms = mscores.get(m)
+        else:
+            s = fusion.fuse_by_folds({p: scores[p] for p in parts}, folds)
+            ms = fusion.fuse_by_folds({p: mscores[p] for p in parts}, folds) if mask else None
+            znorm_all[m] = fusion.learn_znorm({p: scores[p] for p in parts}, np.ones(len(pairs), bool))
+        r = verification_metrics(s, mated, folds)
+        fte = len({i for p in parts for i, v in clean[p].vectors.items() if v is None})
+        r.update({
+            "parts": parts, "model_ids": [engines[p].model_id for p in parts],
+            "detector": engines[parts[0]].detector.name,
+            "failures_to_detect": fte, "failure_to_enrol_rate": fte / max(len(images), 1),
+            "ms_per_face": float(sum(np.median(clean[p].timings) for p in parts if clean[p].timings)),
+            "template_ms_one_core": float(sum(one_core_ms(engines[p], images) for p in parts)),
+            "fnmr_by_quality": _quality_bins(s, mated, pairs, quality, r["threshold_at_far_1e-3"]),
+        })
+        if len(parts) > 1:
+            r["fusion"] = {"method": "z-normalised score average; mean/std learned on the training folds",
+                           "weights_all_data": fusion.weights_from_znorm(znorm_all[m])}
+        thr, fmr, fnmr = metrics.det_curve(s, mated)
+        curves["det"][m] = (fmr, fnmr)
+        curves["hist"][m] = (s[mated], s[~mated])
+        if ms is not None:
+            r["masked"] = verification_metrics(ms, mated, folds)
+            r["masked"]["failures_to_detect"] = len({i for p in parts for i, v in masked[p].vectors.items() if v is None})
+            clean_f, masked_f = r["fnmr_at_fmr"].get("0.001"), r["masked"]["fnmr_at_fmr"].get("0.001")
+            r["masked"]["fnmr_ratio_masked_vs_clean_at_fmr_1e-3"] = (masked_f / clean_f) if clean_f else None
+            curves["det_masked"][m] = metrics.det_curve(ms, mated)[1:]
+        if split is not None:
+            r["identification"] = _identification(m, parts, split, clean, engines, znorm_all.get(m),
+                                                  Path(tmp.name) / f"{m}.db")
+            curves["cmc"][m] = r["identification"]["cmc"]
+            if mask:
+                r["masked"]["identification"] = _identification(m, parts, split, clean, engines, znorm_all.get(m),
+                                                                 Path(tmp.name) / f"{m}-masked.db", probes_from=masked)
+        report["models"][m] = r
+    tmp.cleanup()
+    report.update({
+        "dataset": dataset.name, "protocol": dataset.protocol, "counts": dataset.counts,
+        "mask": {"kind": "synthetic", "seed": MASK_SEED, "side": "probe (second image of each pair)"} if mask else None,
+        "identification_protocol": ("first image per identity enrolled, other images mated probes; 20% of the "
+                                    "multi-image identities withheld (seed 0) as non-mated probes") if split else None,
+        "software": _versions(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    return report, curves
+
+
+def _identification(m, parts, split, clean, engines, znorm, db, probes_from=None) -> dict:
+    probe_sets = probes_from or clean
+
+    def vec(p, path, sets):
+        return sets[p].vectors.get(path)
+
+    if len(parts) == 1:
+        def fused(path, sets):
+            return vec(parts[0], path, sets)
+        model_id = engines[parts[0]].model_id
+    else:
+        w = fusion.weights_from_znorm(znorm)
+
+        def fused(path, sets):
+            vs = [vec(p, path, sets) for p in parts]
+            return None if any(v is None for v in vs) else np.concatenate([np.sqrt(w[p]) * v for p, v in zip(parts, vs)])
+        model_id = m
+    gallery = {n: v for n, p in split.gallery.items() if (v := fused(p, clean)) is not None}
+    return search_metrics(gallery, [(n, fused(p, probe_sets)) for n, p in split.mated],
+                          [(n, fused(p, probe_sets)) for n, p in split.nonmated], db, model_id=model_id)
+
+
+def _versions() -> dict:
+    import faiss
+    import onnxruntime
+
+    from .. import __version__
+    out = {"faceprint": __version__, "python": platform.python_version(), "opencv": cv2.__version__,
+           "faiss": faiss.__version__, "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}
+    try:
+        import dlib
+        out["dlib"] = dlib.__version__
+    except ImportError:
+        pass
+    return out

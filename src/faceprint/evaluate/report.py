@@ -1,0 +1,119 @@
+"""Writes an evaluation as report.json (every figure) and report.html (tables + DET, score
+histogram and CMC plots embedded as PNG, so the page works offline from a single file)."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def plots(curves: dict) -> dict[str, str]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = {}
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for i, (m, (fmr, fnmr)) in enumerate(curves["det"].items()):
+        colour = f"C{i}"
+        ax.plot(np.clip(fmr, 1e-7, 1), np.clip(fnmr, 1e-5, 1), label=m, color=colour)
+        if m in curves["det_masked"]:
+            mf, mn = curves["det_masked"][m]
+            ax.plot(np.clip(mf, 1e-7, 1), np.clip(mn, 1e-5, 1), "--", label=f"{m} (masked probes)", color=colour)
+    ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_xlabel("FMR (false match rate)"), ax.set_ylabel("FNMR (false non-match rate)")
+    ax.set_title("DET"), ax.grid(True, which="both", alpha=0.3), ax.legend(fontsize=8)
+    out["det"] = _png(fig)
+
+    n = len(curves["hist"])
+    fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.5), squeeze=False)
+    for ax, (m, (mated, non)) in zip(axes[0], curves["hist"].items()):
+        bins = np.linspace(min(mated.min(), non.min()), max(mated.max(), non.max()), 60)
+        ax.hist(non, bins=bins, alpha=0.6, density=True, label="non-mated")
+        ax.hist(mated, bins=bins, alpha=0.6, density=True, label="mated")
+        ax.set_title(m), ax.set_xlabel("score"), ax.legend(fontsize=8)
+    out["hist"] = _png(fig)
+
+    if curves["cmc"]:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for m, cmc in curves["cmc"].items():
+            ax.plot(range(1, len(cmc) + 1), cmc, marker=".", label=m)
+        ax.set_xlabel("rank"), ax.set_ylabel("identification rate"), ax.set_title("CMC")
+        ax.grid(True, alpha=0.3), ax.legend(fontsize=8)
+        out["cmc"] = _png(fig)
+    return out
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.2f}%"
+
+
+def _table(report: dict, masked: bool = False) -> str:
+    fmrs = sorted({k for r in report["models"].values() for k in r["fnmr_at_fmr"]}, key=float, reverse=True)
+    head = ["model", "10-fold accuracy", "TAR@FAR=1e-3", "EER"] + [f"FNMR@FMR={f}" for f in fmrs] + ["failures to detect"]
+    rows = []
+    for m, r in report["models"].items():
+        r = r.get("masked") if masked else r
+        if r is None:
+            continue
+        acc = f"{_pct(r.get('accuracy_mean'))} ± {100 * r.get('accuracy_std', 0):.2f}" if "accuracy_mean" in r else "–"
+        cells = [m, acc, _pct(r["tar_at_far_1e-3"]), _pct(r["eer"])] + [_pct(r["fnmr_at_fmr"].get(f)) for f in fmrs]
+        cells.append(str(r.get("failures_to_detect", "–")))
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+def _ident_table(report: dict) -> str:
+    rows = []
+    for m, r in report["models"].items():
+        ir = r.get("identification")
+        if not ir:
+            continue
+        f = ir.get("fnir_at_fpir", {})
+        rows.append(f"<tr><td>{html.escape(m)}</td><td>{_pct(ir['rank_1'])}</td><td>{_pct(ir['rank_5'])}</td>"
+                    + "".join(f"<td>{_pct(f.get(k, {}).get('fnir'))}</td>" for k in ("0.003", "0.01", "0.1")) + "</tr>")
+    if not rows:
+        return ""
+    return ("<h2>1:N identification</h2><table><thead><tr><th>model</th><th>rank-1</th><th>rank-5</th>"
+            "<th>FNIR@FPIR=0.003</th><th>FNIR@FPIR=0.01</th><th>FNIR@FPIR=0.1</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+def write(report: dict, curves: dict, out_dir: str | Path) -> tuple[Path, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    imgs = plots(curves)
+    figs = "".join(f'<figure><img alt="{k}" src="data:image/png;base64,{v}"><figcaption>{k}</figcaption></figure>'
+                   for k, v in imgs.items())
+    masked = _table(report, masked=True) if report.get("mask") else ""
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>faceprint report: {html.escape(report['dataset'])}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #bbb;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}
+figure{{display:inline-block;margin:0 1em 1em 0}}img{{max-width:100%}}</style></head>
+<body><h1>faceprint evaluation: {html.escape(report['dataset'])}</h1>
+<p id="protocol">{html.escape(report['protocol'])}</p>
+<p id="counts">{html.escape(json.dumps(report['counts']))}</p>
+<h2>1:1 verification</h2>{_table(report)}
+{'<h2>Masked probes vs clean gallery</h2>' + masked if masked else ''}
+{_ident_table(report)}
+<h2>Plots</h2>{figs}
+<p>Software: {html.escape(json.dumps(report['software']))}; generated {html.escape(report['time'])}.
+All figures with confidence intervals are in report.json.</p>
+</body></html>"""
+    (out / "report.html").write_text(page)
+    return out / "report.json", out / "report.html"
