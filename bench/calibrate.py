@@ -4,7 +4,8 @@
 
 Non-mated scores: every cross-identity pair among the 7,701 images of pairs.txt (about 29.6 million
 comparisons), which resolves FMRs down to 1e-7. The default threshold is the one at FMR = 1e-3.
-Also prints the standard pairs.txt 10-fold figures for the same templates.
+Also prints the standard pairs.txt 10-fold figures for the same templates. A fused model
+("sface+dlib") gets its manifest entry here too: parts, z-norm weights, thresholds.
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from common import DATA, save  # noqa: E402
 
 from faceprint import Engine, models  # noqa: E402
+from faceprint.evaluate import fusion  # noqa: E402
 from faceprint.evaluate.cache import TemplateCache  # noqa: E402
-from faceprint.evaluate.runner import evaluate_lfw, image_templates  # noqa: E402
+from faceprint.evaluate import metrics  # noqa: E402
+from faceprint.evaluate.runner import image_templates  # noqa: E402
 from faceprint.evaluate.protocols import lfw_pairs  # noqa: E402
 
 FMRS = [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7, 1e-7]
@@ -43,6 +46,37 @@ def nonmated_table(vectors: np.ndarray, identities: np.ndarray) -> dict:
     return table
 
 
+def fused_templates(name: str, paths: list[Path], lfw: Path, cache: TemplateCache):
+    """Part templates (each with its default flip), z-norm weights from all pairs.txt scores, and the
+    fused templates concat(sqrt(w_i) * t_i) whose inner product is the fused score."""
+    parts = name.split("+")
+    pairs = lfw_pairs(lfw)
+    per_part, scores = {}, {}
+    for part in parts:
+        per_part[part] = image_templates(Engine(embedder=part, threshold=0.0), paths, cache=cache).vectors
+        scores[part] = np.array([float(per_part[part][p.a] @ per_part[part][p.b]) for p in pairs])
+    weights = fusion.weights_from_znorm(fusion.learn_znorm(scores, np.ones(len(pairs), bool)))
+    fused = {p: (None if any(per_part[m][p] is None for m in parts)
+                 else np.concatenate([np.sqrt(weights[m]) * per_part[m][p] for m in parts])) for p in paths}
+    return fused, [weights[m] for m in parts]
+
+
+def fused_entry(name: str, weights: list[float]) -> dict:
+    parts = name.split("+")
+    specs = [models.get(p) for p in parts]
+    return {
+        "task": "embed", "impl": "faceprint.embed.fused:Fused",
+        "description": f"score-level fusion of {' and '.join(parts)} (z-normalised score average)",
+        "license": "; ".join(f"{s.name}: {s.license}" for s in specs),
+        "source": "faceprint fusion of the part models", "package": "+".join(s.package for s in specs),
+        "package_version": "+".join(s.package_version for s in specs),
+        "install": " && ".join(dict.fromkeys(s.install for s in specs)),
+        "files": {}, "parts": parts, "weights": [round(w, 6) for w in weights],
+        "weights_source": "1/sigma of each part's scores over all 6,000 LFW pairs.txt pairs (z-norm fusion)",
+        "dim": sum(s.dim for s in specs), "default_flip": False, "thresholds": {},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="sface")
@@ -57,19 +91,27 @@ def main() -> None:
     report = {}
     for model_id in args.models.split(","):
         name, _, variant = model_id.partition(":")
-        eng = Engine(embedder=name, flip=variant == "flip", threshold=0.0)
-        templates = image_templates(eng, paths, cache=cache).vectors
+        if "+" in name:
+            templates, weights = fused_templates(name, paths, lfw, cache)
+            manifest[name] = fused_entry(name, weights)
+        else:
+            templates = image_templates(Engine(embedder=name, flip=variant == "flip", threshold=0.0), paths,
+                                        cache=cache).vectors
         ok = np.array([templates[p] is not None for p in paths])
         table = nonmated_table(np.vstack([templates[p] for p in paths if templates[p] is not None]), identities[ok])
         at3 = table["threshold"][table["fmr"].index(1e-3)]
-        lfw_result = evaluate_lfw(eng, lfw, cache=cache, progress=False)
-        scores, mated = np.array(lfw_result["scores"]), np.array(lfw_result["mated"])
+        pairs = lfw_pairs(lfw)
+        scores = np.array([float(templates[p.a] @ templates[p.b]) if templates[p.a] is not None
+                           and templates[p.b] is not None else -1.0 for p in pairs])
+        mated = np.array([p.mated for p in pairs])
         summary = {
             "threshold_at_fmr_1e-3": at3,
             "pairs_txt_fmr_at_it": float(np.mean(scores[~mated] >= at3)),
             "pairs_txt_tar_at_it": float(np.mean(scores[mated] >= at3)),
-            **{k: lfw_result[k] for k in ("accuracy_mean", "accuracy_std", "tar_at_far_1e-3", "eer",
-                                          "failures_to_detect", "ms_per_face")},
+            **metrics.kfold_accuracy(scores, mated, np.array([p.fold for p in pairs])),
+            "tar_at_far_1e-3": metrics.fnmr_at_fmr(scores, mated, 1e-3)["tar"],
+            "eer": metrics.eer(scores, mated),
+            "failures_to_detect": int((~ok).sum()),
             "table": table,
         }
         report[model_id] = summary

@@ -82,6 +82,8 @@ class Engine:
         vectors = embed_crops(self.embedder, crops, flip=self.flip)
         out = []
         for face, crop, vec in zip(faces, crops, vectors):
+            if isinstance(crop, tuple):          # a fused embedder: one crop per part model
+                crop = crop[0]
             q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None)
             out.append(Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail))
         return out

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..models import ModelSpec
 from ..types import Face
-from . import Embedder, create_embedder, l2_normalise
+from . import Embedder, create_embedder, embed_crops
 
 
 class Fused:
@@ -34,7 +34,9 @@ class Fused:
     def embed_crops(self, crops: list[tuple[np.ndarray, ...]]) -> np.ndarray:
         blocks = []
         for j, (part, w) in enumerate(zip(self.parts, self.weights)):
-            blocks.append(np.sqrt(w) * l2_normalise(part.embed_crops([c[j] for c in crops])))
+            # Each part embeds as it would alone, flip included where its manifest turns it on.
+            flip = bool(part.spec.extra.get("default_flip")) if getattr(part, "spec", None) else False
+            blocks.append(np.sqrt(w) * embed_crops(part, [c[j] for c in crops], flip=flip))
         return np.hstack(blocks).astype(np.float32)
 
     def part_scores(self, a: np.ndarray, b: np.ndarray) -> list[float]:

@@ -128,8 +128,7 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
         clean[m] = image_templates(eng, images, cache=cache, progress=progress)
         scores[m] = _pair_scores(clean[m], clean[m], pairs)
         if mask:
-            masked[m] = image_templates(eng, sorted({*probes, *(p for _, p in split.mated + split.nonmated)} if split else probes),
-                                        cache=cache, progress=progress, transform=mask_transform,
+            masked[m] = image_templates(eng, probes, cache=cache, progress=progress, transform=mask_transform,
                                         transform_key=f"mask=synthetic:{MASK_SEED}")
             mscores[m] = _pair_scores(clean[m], masked[m], pairs)
 
@@ -173,9 +172,6 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
             r["identification"] = _identification(m, parts, split, clean, engines, znorm_all.get(m),
                                                   Path(tmp.name) / f"{m}.db")
             curves["cmc"][m] = r["identification"]["cmc"]
-            if mask:
-                r["masked"]["identification"] = _identification(m, parts, split, clean, engines, znorm_all.get(m),
-                                                                 Path(tmp.name) / f"{m}-masked.db", probes_from=masked)
         report["models"][m] = r
     tmp.cleanup()
     report.update({
@@ -188,9 +184,7 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
     return report, curves
 
 
-def _identification(m, parts, split, clean, engines, znorm, db, probes_from=None) -> dict:
-    probe_sets = probes_from or clean
-
+def _identification(m, parts, split, clean, engines, znorm, db) -> dict:
     def vec(p, path, sets):
         return sets[p].vectors.get(path)
 
@@ -206,8 +200,8 @@ def _identification(m, parts, split, clean, engines, znorm, db, probes_from=None
             return None if any(v is None for v in vs) else np.concatenate([np.sqrt(w[p]) * v for p, v in zip(parts, vs)])
         model_id = m
     gallery = {n: v for n, p in split.gallery.items() if (v := fused(p, clean)) is not None}
-    return search_metrics(gallery, [(n, fused(p, probe_sets)) for n, p in split.mated],
-                          [(n, fused(p, probe_sets)) for n, p in split.nonmated], db, model_id=model_id)
+    return search_metrics(gallery, [(n, fused(p, clean)) for n, p in split.mated],
+                          [(n, fused(p, clean)) for n, p in split.nonmated], db, model_id=model_id)
 
 
 def _versions() -> dict:

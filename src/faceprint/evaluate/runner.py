@@ -42,6 +42,7 @@ class TemplateSet:
     vectors: dict[Path, np.ndarray | None]
     quality: dict[Path, dict]
     timings: list[float]
+    computed: int = 0          # how many were not in the cache
 
     def failures(self) -> int:
         return sum(v is None for v in self.vectors.values())
@@ -60,6 +61,7 @@ def image_templates(engine: Engine, paths: list[Path], *, select: str = "center"
     out = TemplateSet({}, {}, [])
     fresh = []
     todo = [p for p in paths if hashes.get(p) not in cached]
+    out.computed = len(todo)
     for p in paths:
         if p in hashes and hashes[p] in cached:
             out.vectors[p], ms, out.quality[p] = cached[hashes[p]]

@@ -62,9 +62,18 @@ class FaissIndex:
 
     def _apply_params(self, index) -> None:
         defaults = {"efSearch": 128} if "HNSW" in self.factory else {"nprobe": 32} if "IVF" in self.factory else {}
+        if "RFlat" in self.factory or "Refine" in self.factory:
+            defaults["k_factor"] = 32
         ps = faiss.ParameterSpace()
         for k, v in {**defaults, **self.params}.items():
-            ps.set_index_parameter(index, k, int(v) if float(v).is_integer() else v)
+            v = int(v) if float(v).is_integer() else v
+            if k == "k_factor":       # re-ranking depth of a refine index; ParameterSpace cannot reach it
+                inner = faiss.downcast_index(index)
+                if isinstance(inner, (faiss.IndexIDMap, faiss.IndexIDMap2)):
+                    inner = faiss.downcast_index(inner.index)
+                inner.k_factor = v
+            else:
+                ps.set_index_parameter(index, k, v)
 
     def set_search_params(self, search_params: str | None) -> None:
         """Change search-time parameters ("efSearch=256", "nprobe=64") without rebuilding."""
@@ -104,6 +113,8 @@ class FaissIndex:
         if self._index.is_trained or self._index.ntotal:
             return
         need = faiss.extract_index_ivf(self._index).nlist if "IVF" in self.factory else 1
+        if "PQ" in self.factory:      # every product-quantiser codebook needs its 2^bits centroids
+            need = max(need, 16 if "x4" in self.factory else 256)
         if n_new < need:
             raise FaceprintError(
                 f"index {self.factory!r} must be trained on at least {need} templates before use; "
