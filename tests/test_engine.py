@@ -75,3 +75,12 @@ def test_dlib_engine_verifies(fr):
     eng = Engine(embedder="dlib")
     assert eng.verify(fr / "examples/obama.jpg", fr / "examples/obama2.jpg").same
     assert not eng.verify(fr / "examples/obama.jpg", fr / "examples/biden.jpg").same
+
+
+def test_fused_engine_is_first_class(fr):
+    """sface+dlib from the manifest: calibrated threshold, verify works, templates concatenate both models."""
+    eng = Engine(embedder="sface+dlib")
+    assert eng.model_id == "sface+dlib" and eng.embedder.dim == 256
+    same = eng.verify(fr / "examples/obama.jpg", fr / "examples/obama2.jpg")
+    diff = eng.verify(fr / "examples/obama.jpg", fr / "examples/biden.jpg")
+    assert same.same and not diff.same and same.threshold == pytest.approx(eng.threshold)

@@ -50,7 +50,7 @@ class Engine:
         spec = getattr(self.embedder, "spec", None)
         self.flip = bool(spec.extra.get("default_flip", False)) if flip is None and spec else bool(flip)
         self.limits = limits
-        self.model_id = self.embedder.name + (":flip" if flip else "")
+        self.model_id = self.embedder.name + (":flip" if self.flip else "")
         self._threshold = threshold
 
     @property

@@ -27,6 +27,10 @@ def create_embedder(name: str = "sface", **kwargs) -> Embedder:
     if name.endswith(".onnx"):
         from .onnx_generic import OnnxEmbedder
         return OnnxEmbedder.from_path(name, **kwargs)
+    if "+" in name and name not in models.manifest():
+        # A fusion without a manifest entry: equal weights, and no calibrated threshold.
+        from .fused import Fused
+        return Fused(parts=name.split("+"), **kwargs)
     return models.get(name, task="embed").create(**kwargs)
 
 
