@@ -1,5 +1,4 @@
 """Crash safety and concurrency of the default SQLite + FAISS gallery, with real processes."""
-import os
 import random
 import signal
 import sqlite3
@@ -8,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from faceprint.gallery import Gallery
 

@@ -6,7 +6,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from . import models, quality
+from . import quality
 from .detect import Detector, create_detector
 from .embed import Embedder, create_embedder, embed_crops
 from .errors import ModelError, NoFaceError

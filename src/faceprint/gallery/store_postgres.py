@@ -13,8 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import FaceprintError
-from .base import Change, Subject
-from .store_sqlite import _unpack, now
+from .store_sql import SQLReads, now
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -29,7 +28,7 @@ SCHEMA = [
 WRITE_LOCK = 0x66616365   # advisory lock key shared by all faceprint writers
 
 
-class PostgresStore:
+class PostgresStore(SQLReads):
     def __init__(self, url: str):
         try:
             import psycopg
@@ -65,10 +64,7 @@ class PostgresStore:
 
     def _q(self, sql, args=()):
         with self._lock:
-            return self._conn.execute(sql, args).fetchall()
-
-    def meta(self):
-        return dict(self._q("SELECT key, value FROM meta"))
+            return self._conn.execute(sql.replace("?", "%s"), args).fetchall()
 
     def set_meta(self, values):
         with self._tx() as c:
@@ -137,51 +133,11 @@ class PostgresStore:
             self._conn.execute("VACUUM templates")
         return ids
 
-    _SUBJECT_SQL = ("SELECT s.id, s.name, s.metadata, s.created, s.updated, "
-                    "(SELECT count(*) FROM templates t WHERE t.subject_id = s.id) FROM subjects s")
-
-    @staticmethod
-    def _subject(r):
-        return Subject(id=r[0], name=r[1], metadata=json.loads(r[2]), created=r[3], updated=r[4], templates=r[5])
-
-    def subject(self, name):
-        rows = self._q(self._SUBJECT_SQL + " WHERE s.name = %s", (name,))
-        return self._subject(rows[0]) if rows else None
-
-    def subjects(self):
-        return [self._subject(r) for r in self._q(self._SUBJECT_SQL + " ORDER BY s.name")]
-
     def subject_of(self, template_ids: Sequence[int]):
         ids = [int(i) for i in template_ids]
         rows = self._q("SELECT t.id, s.id, s.name FROM templates t JOIN subjects s ON s.id = t.subject_id "
                        "WHERE t.id = ANY(%s)", (ids,))
         return {r[0]: (r[1], r[2]) for r in rows}
-
-    def vectors_between(self, first, last):
-        rows = self._q("SELECT id, vector FROM templates WHERE id BETWEEN %s AND %s ORDER BY id", (first, last))
-        return _unpack(rows, int(self.meta().get("dim", 0)))
-
-    def iter_templates(self, batch=100_000):
-        last = 0
-        while True:
-            rows = self._q("SELECT id, vector FROM templates WHERE id > %s ORDER BY id LIMIT %s", (last, batch))
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield _unpack(rows, 0)
-
-    def changes_since(self, seq):
-        return [Change(*r) for r in self._q("SELECT seq, op, first_id, last_id FROM changes WHERE seq > %s ORDER BY seq", (seq,))]
-
-    def last_seq(self):
-        return int(self._q("SELECT coalesce(max(seq), 0) FROM changes")[0][0])
-
-    def counts(self):
-        return {"subjects": int(self._q("SELECT count(*) FROM subjects")[0][0]),
-                "templates": int(self._q("SELECT count(*) FROM templates")[0][0])}
-
-    def max_templates_per_subject(self):
-        return int(self._q("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM templates GROUP BY subject_id) x")[0][0])
 
     def close(self):
         with self._lock:

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Change, Subject
+from .store_sql import SQLReads, now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,19 +28,7 @@ CREATE TABLE IF NOT EXISTS changes (
 """
 
 
-def _unpack(rows: list[tuple], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(id, vector blob) rows -> (ids, (N, dim) float32)."""
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
-    return (np.array([r[0] for r in rows], np.int64),
-            np.frombuffer(b"".join(bytes(r[1]) for r in rows), np.float32).reshape(len(rows), -1))
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-class SQLiteStore:
+class SQLiteStore(SQLReads):
     def __init__(self, path: str):
         self.path = path
         self._conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -80,9 +67,6 @@ class SQLiteStore:
             return self._conn.execute(sql, args).fetchall()
 
     # -- meta -------------------------------------------------------------------------------
-    def meta(self) -> dict[str, str]:
-        return dict(self._q("SELECT key, value FROM meta"))
-
     def set_meta(self, values: dict[str, str]) -> None:
         with self._tx() as c:
             c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(values.items()))
@@ -151,21 +135,7 @@ class SQLiteStore:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return ids
 
-    # -- reads ------------------------------------------------------------------------------
-    def _subject(self, row) -> Subject:
-        return Subject(id=row[0], name=row[1], metadata=json.loads(row[2]), created=row[3], updated=row[4],
-                       templates=row[5])
-
-    _SUBJECT_SQL = ("SELECT s.id, s.name, s.metadata, s.created, s.updated, "
-                    "(SELECT count(*) FROM templates t WHERE t.subject_id = s.id) FROM subjects s")
-
-    def subject(self, name):
-        rows = self._q(self._SUBJECT_SQL + " WHERE s.name = ?", (name,))
-        return self._subject(rows[0]) if rows else None
-
-    def subjects(self):
-        return [self._subject(r) for r in self._q(self._SUBJECT_SQL + " ORDER BY s.name")]
-
+    # -- reads (the rest are shared: store_sql.SQLReads) -------------------------------------
     def subject_of(self, template_ids):
         ids = [int(i) for i in template_ids]
         out = {}
@@ -175,33 +145,6 @@ class SQLiteStore:
                 f"SELECT t.id, s.id, s.name FROM templates t JOIN subjects s ON s.id = t.subject_id "
                 f"WHERE t.id IN ({','.join('?' * len(chunk))})", chunk)})
         return out
-
-    def vectors_between(self, first, last):
-        rows = self._q("SELECT id, vector FROM templates WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
-        return _unpack(rows, int(self.meta().get("dim", 0)))
-
-    def iter_templates(self, batch=100_000):
-        last = 0
-        while True:
-            rows = self._q("SELECT id, vector FROM templates WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield _unpack(rows, 0)
-
-    def changes_since(self, seq):
-        return [Change(r[0], r[1], r[2], r[3]) for r in
-                self._q("SELECT seq, op, first_id, last_id FROM changes WHERE seq > ? ORDER BY seq", (seq,))]
-
-    def last_seq(self):
-        return int(self._q("SELECT coalesce(max(seq), 0) FROM changes")[0][0])
-
-    def counts(self):
-        return {"subjects": self._q("SELECT count(*) FROM subjects")[0][0],
-                "templates": self._q("SELECT count(*) FROM templates")[0][0]}
-
-    def max_templates_per_subject(self):
-        return int(self._q("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM templates GROUP BY subject_id)")[0][0])
 
     def close(self):
         with self._lock:
