@@ -23,12 +23,13 @@ def compare(a: Template, b: Template) -> float:
 def threshold_at_fmr(nonmated_scores: np.ndarray, fmr: float) -> float:
     """Smallest threshold whose false-match rate on these non-mated scores is at most `fmr`
     (a comparison matches when score >= threshold)."""
-    s = np.sort(np.asarray(nonmated_scores, np.float64))[::-1]
-    allowed = int(np.floor(fmr * len(s)))   # how many non-mated scores may reach the threshold
-    if allowed >= len(s):
-        return float(s[-1])
-    # Just above the (allowed+1)-th highest non-mated score.
-    return float(np.nextafter(s[allowed], np.inf))
+    s = np.asarray(nonmated_scores, np.float64)
+    n = len(s)
+    allowed = int(np.floor(fmr * n))        # how many non-mated scores may reach the threshold
+    if allowed >= n:
+        return float(s.min())
+    # Just above the (allowed+1)-th highest non-mated score (a partial sort is enough).
+    return float(np.nextafter(np.partition(s, n - 1 - allowed)[n - 1 - allowed], np.inf))
 
 
 def calibration(model_id: str) -> dict:

@@ -23,6 +23,7 @@ class TemplateCache:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("CREATE TABLE IF NOT EXISTS templates_v2 (image TEXT NOT NULL, pipeline TEXT NOT NULL, "
                            "vector BLOB, ms REAL, quality TEXT, PRIMARY KEY (image, pipeline))")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS timings (key TEXT PRIMARY KEY, ms REAL NOT NULL)")
 
     def get_many(self, images: list[str], pipeline: str) -> dict[str, tuple[np.ndarray | None, float | None, dict]]:
         """{image hash: (vector or None when no face was found, ms to create it, quality detail)}"""
@@ -43,6 +44,14 @@ class TemplateCache:
                 "INSERT OR REPLACE INTO templates_v2(image, pipeline, vector, ms, quality) VALUES (?, ?, ?, ?, ?)",
                 [(img, pipeline, None if v is None else np.asarray(v, np.float32).tobytes(), ms, json.dumps(q or {}))
                  for img, v, ms, q in rows])
+
+    def get_timing(self, key: str) -> float | None:
+        row = self._conn.execute("SELECT ms FROM timings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def put_timing(self, key: str, ms: float) -> None:
+        with self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO timings(key, ms) VALUES (?, ?)", (key, ms))
 
     def close(self) -> None:
         self._conn.close()
