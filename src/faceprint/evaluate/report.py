@@ -26,12 +26,16 @@ def plots(curves: dict) -> dict[str, str]:
 
     out = {}
     fig, ax = plt.subplots(figsize=(6, 4.5))
+    def measured(fmr, fnmr):
+        # Rates of exactly 0 lie below what the comparison counts can resolve: leave them off a log plot.
+        keep = (fmr > 0) & (fnmr > 0)
+        return fmr[keep], fnmr[keep]
+
     for i, (m, (fmr, fnmr)) in enumerate(curves["det"].items()):
         colour = f"C{i}"
-        ax.plot(np.clip(fmr, 1e-7, 1), np.clip(fnmr, 1e-5, 1), label=m, color=colour)
+        ax.plot(*measured(fmr, fnmr), label=m, color=colour)
         if m in curves["det_masked"]:
-            mf, mn = curves["det_masked"][m]
-            ax.plot(np.clip(mf, 1e-7, 1), np.clip(mn, 1e-5, 1), "--", label=f"{m} (masked probes)", color=colour)
+            ax.plot(*measured(*curves["det_masked"][m]), "--", label=f"{m} (masked probes)", color=colour)
     ax.set_xscale("log"), ax.set_yscale("log")
     ax.set_xlabel("FMR (false match rate)"), ax.set_ylabel("FNMR (false non-match rate)")
     ax.set_title("DET"), ax.grid(True, which="both", alpha=0.3), ax.legend(fontsize=8)

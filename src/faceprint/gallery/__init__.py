@@ -48,8 +48,9 @@ class Gallery:
         """Open or create a gallery.
 
         location: a SQLite file path (created if absent) or a "postgresql://..." URL.
-        index: FAISS factory string ("Flat" = exact, "HNSW32", "IVF4096,Flat", "IVF4096,PQ32", ...).
-        search_params: FAISS search parameters, e.g. "efSearch=128" or "nprobe=32".
+        index: FAISS factory string: "Flat" (exact, default), "PQ64x4fs,RFlat" (1M+ templates: fast
+            compressed scan re-ranked exactly), or any other ("HNSW32", "IVF4096,Flat", ...).
+        search_params: FAISS search parameters, e.g. "k_factor=32", "efSearch=128" or "nprobe=32".
         milvus: use a Milvus collection instead of FAISS: a milvus-lite file path or a cluster URI.
         engine: the Engine used for enroll()/identify() on images (default: Engine()).
         """
