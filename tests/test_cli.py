@@ -52,3 +52,29 @@ def test_no_face_exits_nonzero(tmp_path, fr):
     cv2.imwrite(str(blank), np.zeros((100, 100, 3), np.uint8))
     r = run("verify", blank, fr / "examples/obama.jpg")
     assert r.returncode == 2 and "no face found in" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_enroll_identify_gallery_commands(tmp_path, fr):
+    db = tmp_path / "staff.db"
+    r = run("enroll", "--gallery", db, "--from-folders", fr / "examples/knn_examples/train", "--consent", "signed 2026-11-02")
+    assert r.returncode == 0, r.stderr
+    assert "enrolled 5 subjects" in r.stdout
+    r = run("enroll", "--gallery", db, "Joe Biden", fr / "examples/biden.jpg")
+    assert r.returncode == 0 and "1 template(s)" in r.stdout
+    r = run("identify", "--gallery", db, fr / "examples/knn_examples/test/obama_and_biden.jpg", "--k", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    faces = json.loads(r.stdout)["faces"]
+    assert len(faces) == 3
+    decisions = sorted(f["decision"] for f in faces if f["decision"])
+    assert decisions in (["Joe Biden", "obama"], ["biden", "obama"])
+    assert all({"subject", "score", "rank"} <= set(c) for f in faces for c in f["candidates"])
+    assert sum(f["decision"] is None for f in faces) == 1                # the child is not enrolled
+    r = run("gallery", "--gallery", db, "show", "obama")
+    assert json.loads(r.stdout)["metadata"] == {"consent": "signed 2026-11-02"}
+    assert run("gallery", "--gallery", db, "delete", "obama").returncode == 0
+    listed = json.loads(run("gallery", "--gallery", db, "list", "--json").stdout)
+    assert "obama" not in {s["name"] for s in listed} and len(listed) == 5
+    stats = json.loads(run("gallery", "--gallery", db, "stats").stdout)
+    assert stats["templates"] == stats["indexed"] == 8
+    r = run("gallery", "--gallery", db, "show", "nobody")
+    assert r.returncode == 2 and "no subject named 'nobody'" in r.stderr

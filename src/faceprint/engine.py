@@ -113,6 +113,3 @@ class Engine:
         thr = self.threshold if threshold is None else float(threshold)
         score = self.compare(ta, tb)
         return Verification(score=score, threshold=thr, same=score >= thr, model=self.model_id)
-
-    def describe_models(self) -> dict[str, str]:
-        return {"detector": self.detector.name, "embedder": self.embedder.name, "flip": str(self.flip)}

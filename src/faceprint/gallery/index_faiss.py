@@ -99,10 +99,6 @@ class FaissIndex:
         self._seq = int(header["seq"])
 
     # -- GalleryIndex -----------------------------------------------------------------------
-    @property
-    def trained(self) -> bool:
-        return bool(self._index.is_trained)
-
     def train(self, sample: np.ndarray) -> None:
         with self._lock:
             if not self._index.is_trained:
