@@ -23,7 +23,7 @@ from faceprint import Engine, models  # noqa: E402
 from faceprint.evaluate import fusion  # noqa: E402
 from faceprint.evaluate.cache import TemplateCache  # noqa: E402
 from faceprint.evaluate import metrics  # noqa: E402
-from faceprint.evaluate.runner import image_templates  # noqa: E402
+from faceprint.evaluate.runner import image_templates, pair_scores  # noqa: E402
 from faceprint.evaluate.protocols import lfw_pairs  # noqa: E402
 
 FMRS = [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7, 1e-7]
@@ -101,8 +101,7 @@ def main() -> None:
         table = nonmated_table(np.vstack([templates[p] for p in paths if templates[p] is not None]), identities[ok])
         at3 = table["threshold"][table["fmr"].index(1e-3)]
         pairs = lfw_pairs(lfw)
-        scores = np.array([float(templates[p.a] @ templates[p.b]) if templates[p.a] is not None
-                           and templates[p.b] is not None else -1.0 for p in pairs])
+        scores = pair_scores(pairs, templates)
         mated = np.array([p.mated for p in pairs])
         summary = {
             "threshold_at_fmr_1e-3": at3,

@@ -93,12 +93,13 @@ def cmd_evaluate_lfw(args) -> int:
         from .evaluate.experiment import Dataset
         from .evaluate.protocols import lfw_pairs
         pairs = lfw_pairs(args.data)
+        images = sorted({x for pr in pairs for x in (pr.a, pr.b)})
         identities: dict = {}
-        for p in sorted({x for pr in pairs for x in (pr.a, pr.b)}):
+        for p in images:
             identities.setdefault(p.parent.name, []).append(p)
         ds = Dataset(name="LFW (deep-funneled)", pairs=pairs, identities=identities,
                      counts={"pairs": len(pairs), "mated_pairs": sum(p.mated for p in pairs),
-                             "nonmated_pairs": sum(not p.mated for p in pairs), "images": 7701, "folds": 10},
+                             "nonmated_pairs": sum(not p.mated for p in pairs), "images": len(images), "folds": 10},
                      protocol="LFW view 2 (pairs.txt): 10 folds of 300 mated + 300 non-mated pairs, threshold chosen "
                               "on the other 9 folds; 1:N over the 7,701 pairs.txt images")
         return _experiment(args, ds)

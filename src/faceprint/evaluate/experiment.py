@@ -16,7 +16,7 @@ from . import fusion, metrics
 from .cache import TemplateCache
 from .masks import synthetic_mask
 from .protocols import IdentificationSplit, Pair, identification_split
-from .runner import TemplateSet, image_templates, search_metrics
+from .runner import TemplateSet, image_templates, pair_scores, search_metrics
 
 MASK_SEED = 0
 
@@ -38,12 +38,6 @@ def mask_transform(engine: Engine, img: np.ndarray, path: Path) -> np.ndarray:
         return img
     masked, _ = synthetic_mask(img, faces[pick_face(faces, img.shape, "center")], path.name, MASK_SEED)
     return masked
-
-
-def _pair_scores(ts_a: TemplateSet, ts_b: TemplateSet, pairs: list[Pair]) -> np.ndarray:
-    return np.array([float(ts_a.vectors[p.a] @ ts_b.vectors[p.b])
-                     if ts_a.vectors.get(p.a) is not None and ts_b.vectors.get(p.b) is not None else -1.0
-                     for p in pairs])
 
 
 def one_core_ms(engine: Engine, paths: list[Path], cache: TemplateCache | None = None, n: int = 20) -> float:
@@ -134,11 +128,11 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
         eng = Engine(embedder=name, flip=True if variant == "flip" else None, threshold=0.0)
         engines[m] = eng
         clean[m] = image_templates(eng, images, cache=cache, progress=progress)
-        scores[m] = _pair_scores(clean[m], clean[m], pairs)
+        scores[m] = pair_scores(pairs, clean[m].vectors)
         if mask:
             masked[m] = image_templates(eng, probes, cache=cache, progress=progress, transform=mask_transform,
                                         transform_key=f"mask=synthetic:{MASK_SEED}")
-            mscores[m] = _pair_scores(clean[m], masked[m], pairs)
+            mscores[m] = pair_scores(pairs, clean[m].vectors, masked[m].vectors)
 
     quality = next((clean[m].quality for m in singles if any(clean[m].quality.values())), {})
     report: dict = {"models": {}}

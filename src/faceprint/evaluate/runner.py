@@ -12,7 +12,6 @@ from tqdm import tqdm
 
 from ..engine import Engine, pick_face
 from ..errors import FaceprintError
-from ..match import similarity
 from . import metrics
 from .cache import TemplateCache
 from .protocols import IdentificationSplit, lfw_pairs
@@ -91,16 +90,21 @@ def image_templates(engine: Engine, paths: list[Path], *, select: str = "center"
     return out
 
 
+def pair_scores(pairs: list, a: dict[Path, np.ndarray | None], b: dict[Path, np.ndarray | None] | None = None) -> np.ndarray:
+    """Cosine score of each pair, gallery side from `a`, probe side from `b` (default `a`); a pair
+    with a failure to enrol on either side scores -1 (a certain non-match)."""
+    b = a if b is None else b
+    return np.array([float(a[p.a] @ b[p.b]) if a.get(p.a) is not None and b.get(p.b) is not None else -1.0
+                     for p in pairs])
+
+
 def evaluate_lfw(engine: Engine, data: str | Path, *, folds: list[int] | None = None,
                  progress: bool = True, cache: TemplateCache | None = None) -> dict:
     pairs = lfw_pairs(data, folds)
     paths = sorted({p for pr in pairs for p in (pr.a, pr.b)})
     ts = image_templates(engine, paths, progress=progress, cache=cache)
     templates, timings = ts.vectors, ts.timings
-    scores = np.array([
-        float(similarity(templates[pr.a], templates[pr.b])[0, 0])
-        if templates[pr.a] is not None and templates[pr.b] is not None else -1.0
-        for pr in pairs])
+    scores = pair_scores(pairs, templates)
     mated = np.array([pr.mated for pr in pairs])
     fold_ids = np.array([pr.fold for pr in pairs])
     result = {
