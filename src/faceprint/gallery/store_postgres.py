@@ -6,14 +6,12 @@ reclaimed instead of lingering as dead rows.
 """
 from __future__ import annotations
 
-import json
 import threading
 from typing import Sequence
 
-import numpy as np
 
 from ..errors import FaceprintError
-from .store_sql import SQLReads, now
+from .store_sql import SQLStore
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -28,7 +26,7 @@ SCHEMA = [
 WRITE_LOCK = 0x66616365   # advisory lock key shared by all faceprint writers
 
 
-class PostgresStore(SQLReads):
+class PostgresStore(SQLStore):
     def __init__(self, url: str):
         try:
             import psycopg
@@ -64,59 +62,26 @@ class PostgresStore(SQLReads):
 
     def _q(self, sql, args=()):
         with self._lock:
-            return self._conn.execute(sql.replace("?", "%s"), args).fetchall()
+            return self._conn.execute(self._sql(sql), args).fetchall()
 
     def set_meta(self, values):
         with self._tx() as c:
             for k, v in values.items():
                 c.execute("INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (k, v))
 
-    def _next_template_id(self, c) -> int:
-        c.execute("SELECT coalesce(max(last_id), 0) FROM changes WHERE op = 'add'")
-        return int(c.fetchone()[0]) + 1
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("?", "%s")
 
-    def _subject_id(self, c, name, metadata, ts):
-        c.execute("SELECT id, metadata FROM subjects WHERE name = %s", (name,))
-        row = c.fetchone()
-        if row is None:
-            c.execute("INSERT INTO subjects(name, metadata, created, updated) VALUES (%s, %s, %s, %s) RETURNING id",
-                      (name, json.dumps(metadata or {}), ts, ts))
-            return int(c.fetchone()[0])
-        merged = {**json.loads(row[1]), **(metadata or {})}
-        c.execute("UPDATE subjects SET metadata = %s, updated = %s WHERE id = %s", (json.dumps(merged), ts, row[0]))
-        return int(row[0])
-
-    def _insert(self, c, rows):
+    def _insert(self, c, rows) -> None:
         with c.copy("COPY templates (id, subject_id, vector, quality, source_sha256, created) FROM STDIN") as cp:
             for r in rows:
                 cp.write_row(r)
 
-    def enroll(self, name, metadata, vectors, qualities, sources):
-        ts = now()
-        vectors = np.ascontiguousarray(vectors, np.float32)
-        with self._tx() as c:
-            sid = self._subject_id(c, name, metadata, ts)
-            first = self._next_template_id(c)
-            ids = list(range(first, first + len(vectors)))
-            self._insert(c, [(i, sid, v.tobytes(), float(q), s, ts) for i, v, q, s in zip(ids, vectors, qualities, sources)])
-            if ids:
-                c.execute("INSERT INTO changes(op, first_id, last_id) VALUES ('add', %s, %s)", (ids[0], ids[-1]))
-        return sid, ids
-
-    def add_bulk(self, names, vectors):
-        ts = now()
-        vectors = np.ascontiguousarray(vectors, np.float32)
-        with self._tx() as c:
-            unique = list(dict.fromkeys(names))
-            c.execute("INSERT INTO subjects(name, metadata, created, updated) SELECT n, '{}', %s, %s "
-                      "FROM unnest(%s::text[]) AS n ON CONFLICT (name) DO NOTHING", (ts, ts, unique))
-            c.execute("SELECT name, id FROM subjects WHERE name = ANY(%s)", (unique,))
-            sid = dict(c.fetchall())
-            first = self._next_template_id(c)
-            self._insert(c, ((first + i, sid[n], vectors[i].tobytes(), None, None, ts) for i, n in enumerate(names)))
-            if len(names):
-                c.execute("INSERT INTO changes(op, first_id, last_id) VALUES ('add', %s, %s)", (first, first + len(names) - 1))
-        return list(range(first, first + len(names)))
+    def _subject_ids(self, c, names: list[str], ts: str) -> dict[str, int]:
+        c.execute("INSERT INTO subjects(name, metadata, created, updated) SELECT n, '{}', %s, %s "
+                  "FROM unnest(%s::text[]) AS n ON CONFLICT (name) DO NOTHING", (ts, ts, names))
+        return dict(c.execute("SELECT name, id FROM subjects WHERE name = ANY(%s)", (names,)).fetchall())
 
     def delete_subject(self, name):
         with self._tx() as c:

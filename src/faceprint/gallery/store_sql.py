@@ -1,5 +1,5 @@
-"""What the SQLite and PostgreSQL stores share: row decoding and every read query (written with
-"?" placeholders; the PostgreSQL store translates them)."""
+"""What the SQLite and PostgreSQL stores share: row decoding, every read query, and the enrolment
+transactions (SQL written with "?" placeholders; the PostgreSQL store translates them)."""
 from __future__ import annotations
 
 import json
@@ -22,14 +22,63 @@ def unpack(rows: list[tuple], dim: int) -> tuple[np.ndarray, np.ndarray]:
             np.frombuffer(b"".join(bytes(r[1]) for r in rows), np.float32).reshape(len(rows), -1))
 
 
-class SQLReads:
-    """Read side of a TemplateStore over a DB-API connection; subclasses provide _q(sql, args)."""
+class SQLStore:
+    """A TemplateStore over a DB-API connection. Subclasses provide _tx() (a write transaction
+    yielding something with execute()), _q(sql, args) for reads, _insert(c, rows) for template rows
+    and _subject_ids(c, names, ts) for bulk subject creation, and translate placeholders in _sql()."""
 
     _SUBJECT_SQL = ("SELECT s.id, s.name, s.metadata, s.created, s.updated, "
                     "(SELECT count(*) FROM templates t WHERE t.subject_id = s.id) FROM subjects s")
 
     def _q(self, sql: str, args=()) -> list[tuple]:
         raise NotImplementedError
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql
+
+    # -- writes -----------------------------------------------------------------------------
+    def _next_template_id(self, c) -> int:
+        row = c.execute("SELECT coalesce(max(last_id), 0) FROM changes WHERE op = 'add'").fetchone()
+        return int(row[0]) + 1     # ids are never reused, even after deletes
+
+    def _subject_id(self, c, name: str, metadata: dict | None, ts: str) -> int:
+        row = c.execute(self._sql("SELECT id, metadata FROM subjects WHERE name = ?"), (name,)).fetchone()
+        if row is None:
+            return int(c.execute(self._sql("INSERT INTO subjects(name, metadata, created, updated) "
+                                           "VALUES (?, ?, ?, ?) RETURNING id"),
+                                 (name, json.dumps(metadata or {}), ts, ts)).fetchone()[0])
+        merged = {**json.loads(row[1]), **(metadata or {})}
+        c.execute(self._sql("UPDATE subjects SET metadata = ?, updated = ? WHERE id = ?"), (json.dumps(merged), ts, row[0]))
+        return int(row[0])
+
+    def _add_templates(self, c, subject_ids, vectors, qualities, sources, ts) -> list[int]:
+        """Insert templates with consecutive new ids and log them as one change."""
+        first, n = self._next_template_id(c), len(vectors)
+        self._insert(c, ((first + i, subject_ids[i], vectors[i].tobytes(),
+                          None if qualities is None else float(qualities[i]),
+                          None if sources is None else sources[i], ts) for i in range(n)))
+        if n:
+            c.execute(self._sql("INSERT INTO changes(op, first_id, last_id) VALUES ('add', ?, ?)"), (first, first + n - 1))
+        return list(range(first, first + n))
+
+    def enroll(self, name, metadata, vectors, qualities, sources):
+        ts = now()
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        with self._tx() as c:
+            sid = self._subject_id(c, name, metadata, ts)
+            ids = self._add_templates(c, [sid] * len(vectors), vectors, qualities, sources, ts)
+        return sid, ids
+
+    def add_bulk(self, names, vectors):
+        ts = now()
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        with self._tx() as c:
+            sid = self._subject_ids(c, list(dict.fromkeys(names)), ts)
+            ids = self._add_templates(c, [sid[n] for n in names], vectors, None, None, ts)
+        return ids
+
+    # -- reads ------------------------------------------------------------------------------
 
     @staticmethod
     def _subject(r) -> Subject:

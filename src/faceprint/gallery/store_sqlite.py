@@ -5,14 +5,12 @@ behind the store catches up by replaying the log from the last sequence number i
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from typing import Any, Sequence
 
-import numpy as np
 
-from .store_sql import SQLReads, now
+from .store_sql import SQLStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,7 +26,7 @@ CREATE TABLE IF NOT EXISTS changes (
 """
 
 
-class SQLiteStore(SQLReads):
+class SQLiteStore(SQLStore):
     def __init__(self, path: str):
         self.path = path
         self._conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -71,55 +69,20 @@ class SQLiteStore(SQLReads):
         with self._tx() as c:
             c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(values.items()))
 
-    # -- writes -----------------------------------------------------------------------------
-    def _next_template_id(self, c) -> int:
-        row = c.execute("SELECT max(last_id) FROM changes WHERE op = 'add'").fetchone()
-        return (row[0] or 0) + 1     # ids are never reused, even after deletes
+    # -- writes (enroll/add_bulk are shared: store_sql.SQLStore) -------------------------------
+    def _insert(self, c, rows) -> None:
+        c.executemany("INSERT INTO templates(id, subject_id, vector, quality, source_sha256, created) "
+                      "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def _subject_id(self, c, name: str, metadata: dict | None, ts: str) -> int:
-        row = c.execute("SELECT id, metadata FROM subjects WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            cur = c.execute("INSERT INTO subjects(name, metadata, created, updated) VALUES (?, ?, ?, ?)",
-                            (name, json.dumps(metadata or {}), ts, ts))
-            return int(cur.lastrowid)
-        merged = {**json.loads(row[1]), **(metadata or {})}
-        c.execute("UPDATE subjects SET metadata = ?, updated = ? WHERE id = ?", (json.dumps(merged), ts, row[0]))
-        return int(row[0])
-
-    def enroll(self, name, metadata, vectors, qualities, sources):
-        ts = now()
-        vectors = np.ascontiguousarray(vectors, np.float32)
-        with self._tx() as c:
-            sid = self._subject_id(c, name, metadata, ts)
-            first = self._next_template_id(c)
-            ids = list(range(first, first + len(vectors)))
-            c.executemany("INSERT INTO templates(id, subject_id, vector, quality, source_sha256, created) "
-                          "VALUES (?, ?, ?, ?, ?, ?)",
-                          [(i, sid, v.tobytes(), float(q), s, ts) for i, v, q, s in zip(ids, vectors, qualities, sources)])
-            if ids:
-                c.execute("INSERT INTO changes(op, first_id, last_id) VALUES ('add', ?, ?)", (ids[0], ids[-1]))
-        return sid, ids
-
-    def add_bulk(self, names, vectors):
-        ts = now()
-        vectors = np.ascontiguousarray(vectors, np.float32)
-        with self._tx() as c:
-            unique = list(dict.fromkeys(names))
-            c.executemany("INSERT OR IGNORE INTO subjects(name, metadata, created, updated) VALUES (?, '{}', ?, ?)",
-                          [(n, ts, ts) for n in unique])
-            sid = {}
-            for i in range(0, len(unique), 900):
-                chunk = unique[i:i + 900]
-                rows = c.execute(f"SELECT name, id FROM subjects WHERE name IN ({','.join('?' * len(chunk))})", chunk)
-                sid.update(rows.fetchall())
-            first = self._next_template_id(c)
-            c.executemany("INSERT INTO templates(id, subject_id, vector, quality, source_sha256, created) "
-                          "VALUES (?, ?, ?, NULL, NULL, ?)",
-                          ((first + i, sid[n], vectors[i].tobytes(), ts) for i, n in enumerate(names)))
-            if len(names):
-                c.execute("INSERT INTO changes(op, first_id, last_id) VALUES ('add', ?, ?)",
-                          (first, first + len(names) - 1))
-        return list(range(first, first + len(names)))
+    def _subject_ids(self, c, names: list[str], ts: str) -> dict[str, int]:
+        c.executemany("INSERT OR IGNORE INTO subjects(name, metadata, created, updated) VALUES (?, '{}', ?, ?)",
+                      [(n, ts, ts) for n in names])
+        sid = {}
+        for i in range(0, len(names), 900):
+            chunk = names[i:i + 900]
+            sid.update(c.execute(f"SELECT name, id FROM subjects WHERE name IN ({','.join('?' * len(chunk))})",
+                                 chunk).fetchall())
+        return sid
 
     def delete_subject(self, name):
         with self._tx() as c:
@@ -135,7 +98,7 @@ class SQLiteStore(SQLReads):
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return ids
 
-    # -- reads (the rest are shared: store_sql.SQLReads) -------------------------------------
+    # -- reads (the rest are shared: store_sql.SQLStore) -------------------------------------
     def subject_of(self, template_ids):
         ids = [int(i) for i in template_ids]
         out = {}
