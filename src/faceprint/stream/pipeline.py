@@ -1,0 +1,197 @@
+"""watch(source, gallery): frames -> faces -> tracks -> per-track vote -> events.
+
+Per analysed frame: detect every face, follow them with the tracker, compute templates only for
+undecided tracks' faces that pass the quality gate, and let each track's vote decide once. Events
+are yielded in order and copied to the sinks."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .sinks import AnnotatedVideo, Event, _warn
+from .sources import FileSource, Frame, LiveSource, Status, open_source
+from .tracker import FaceTracker
+from .vote import Gate, TrackVote, VotePolicy, decide
+
+
+class Watcher:
+    """An iterator of Events over one source. stats: frames analysed, frames dropped by a live
+    source's reader (it fell behind), tracks, events by type. close() stops the reader and the sinks
+    (iterating to the end, or leaving a `with` block, does it)."""
+
+    def __init__(self, source, *, gallery, engine=None, fpir: float | None = None,
+                 threshold: float | None = None, fps: float | None = 10.0, min_face: float = 40.0,
+                 sinks: list | None = None, output: str | Path | None = None,
+                 save_unknown: str | Path | None = None, progress: bool = False, threads: int | None = None,
+                 policy: VotePolicy = VotePolicy(), gate: Gate | None = None, max_backoff: float = 10.0):
+        self.gallery = gallery
+        self.engine = engine if engine is not None else gallery.engine
+        self.fpir, self.threshold = fpir, threshold
+        self.fps = fps
+        self.policy = policy
+        self.gate = gate or Gate(min_face=min_face)
+        self.sinks = list(sinks or [])
+        self.save_unknown = Path(save_unknown) if save_unknown else None
+        self.source = source if isinstance(source, (FileSource, LiveSource)) else open_source(
+            source, fps=fps, threads=threads, max_backoff=max_backoff)
+        self.name = self.source.name
+        self._video = AnnotatedVideo(output, fps or 10.0) if output else None
+        self._progress = progress
+        self.stats = {"frames": 0, "dropped": 0, "tracks": 0, "events": {}, "seconds": 0.0}
+        self._closed = False
+
+    # -- iteration --------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Event]:
+        try:
+            yield from self._run()
+        finally:
+            self.close()
+
+    def __enter__(self) -> "Watcher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _emit(self, event: Event) -> Event:
+        self.stats["events"][event.event] = self.stats["events"].get(event.event, 0) + 1
+        for sink in self.sinks:
+            try:
+                sink.emit(event)
+            except Exception as exc:   # a failing sink never stops the watcher
+                _warn(getattr(sink, "name", type(sink).__name__), exc)
+        return event
+
+    def _bar(self):
+        if not self._progress or self.source.live:
+            return None
+        from tqdm import tqdm
+        total = self.source.duration
+        return tqdm(total=round(total, 1) if total else None, unit="s", desc="watching", file=sys.stderr,
+                    bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} s media [{elapsed}<{remaining}]")
+
+    def _run(self) -> Iterator[Event]:
+        tracker = FaceTracker(self.fps or 10.0)
+        votes: dict[int, TrackVote] = {}
+        bar = self._bar()
+        started = time.perf_counter()
+        t = 0.0
+        for item in self.source:
+            if isinstance(item, Status):
+                yield self._emit(Event(item.event, self.name, item.time, time.time(), reason=item.reason or None))
+                continue
+            frame: Frame = item
+            t = frame.time
+            faces = self.engine.detector.detect([frame.image])[0]
+            tracked, ended = tracker.update(faces, frame.time)
+            self.stats["frames"] += 1
+            yield from self._frame(frame, tracked, votes)
+            for tid in ended:
+                yield from self._end(votes.pop(tid, None))
+            if bar is not None:
+                bar.update(max(0.0, t - bar.n))
+            self.stats["dropped"] = self.source.dropped
+        for tid in tracker.end_all():
+            yield from self._end(votes.pop(tid, None))
+        if bar is not None:
+            bar.close()
+        self.stats["seconds"] = round(time.perf_counter() - started, 3)
+
+    def _frame(self, frame: Frame, tracked: list, votes: dict[int, TrackVote]) -> Iterator[Event]:
+        to_embed: list[tuple[TrackVote, object]] = []
+        for tid, face in tracked:
+            v = votes.get(tid)
+            if v is None:
+                v = votes[tid] = TrackVote(tid, first_seen=frame.time)
+                self.stats["tracks"] += 1
+            v.last_face, v.last_time, v.last_frame = face, frame.time, frame.index
+            if v.wants(face) and self.gate.before_embedding(face):
+                to_embed.append((v, face))
+        changed = []
+        if to_embed:
+            templates = self.engine.templates_for(frame.image, [f for _, f in to_embed])
+            for (v, face), tpl in zip(to_embed, templates):
+                if self.gate.after_embedding(tpl):
+                    v.add(tpl)
+                    changed.append(v)
+                    if self.save_unknown is not None:
+                        self._keep_crop(v, frame.image, face, tpl.quality)
+        for v in decide(changed, self.gallery, self.policy, fpir=self.fpir, threshold=self.threshold):
+            v.best_crop = None
+            m = v.decision.decision
+            yield self._emit(Event("recognized", self.name, frame.time, time.time(), track=v.track,
+                                   subject=m.subject.name, score=float(m.score), first_seen=v.first_seen,
+                                   frame=frame.index, box=_box(v.last_face)))
+        if self._video is not None:
+            labels = []
+            for tid, face in tracked:
+                v = votes[tid]
+                d = v.decision.decision if v.decided else None
+                labels.append((face.box, f"#{tid} {d.subject.name} {d.score:.2f}" if d else f"#{tid} ?", d is not None))
+            self._video.write(frame.image, labels)
+
+    def _end(self, v: TrackVote | None) -> Iterator[Event]:
+        if v is None:
+            return
+        common = dict(track=v.track, first_seen=v.first_seen, frame=v.last_frame,
+                      box=_box(v.last_face) if v.last_face is not None else None)
+        if not v.decided and len(v.samples) >= self.policy.min_samples:
+            yield self._emit(Event("unknown", self.name, v.last_time, time.time(), score=v.best_score, **common))
+            if v.best_crop is not None and self.save_unknown is not None:
+                self.save_unknown.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(self.save_unknown / f"track{v.track:06d}_{v.first_seen:09.2f}s.jpg"), v.best_crop[1])
+        if v.decided or len(v.samples) >= self.policy.min_samples:
+            subject = v.decision.decision.subject.name if v.decided else None
+            yield self._emit(Event("track_end", self.name, v.last_time, time.time(), subject=subject, **common))
+        v.samples.clear()   # templates of the track go with it
+
+    def _keep_crop(self, v: TrackVote, image: np.ndarray, face, q: float) -> None:
+        if v.best_crop is not None and v.best_crop[0] >= q:
+            return
+        x, y, w, h = (float(c) for c in face.box)
+        m = 0.3 * max(w, h)
+        x0, y0 = max(0, int(x - m)), max(0, int(y - m))
+        x1, y1 = min(image.shape[1], int(x + w + m)), min(image.shape[0], int(y + h + m))
+        v.best_crop = (q, image[y0:y1, x0:x1].copy())
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.source.close()
+        if self._video is not None:
+            self._video.close()
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:
+                _warn(getattr(sink, "name", type(sink).__name__), exc)
+
+
+def _box(face) -> list[float]:
+    return [round(float(c), 1) for c in face.box]
+
+
+def watch(source, *, gallery, engine=None, fpir: float | None = None, threshold: float | None = None,
+          fps: float | None = 10.0, min_face: float = 40.0, sinks: list | None = None,
+          output: str | Path | None = None, save_unknown: str | Path | None = None,
+          progress: bool = False, threads: int | None = None, **options) -> Watcher:
+    """Recognise the people in a video file, webcam (index) or stream URL, one event per track.
+
+    for event in watch("rtsp://cam/stream", gallery=Gallery.open("staff.db")): ...
+
+    fpir / threshold: the open-set decision, as for Gallery.identify (default: the gallery's FPIR).
+    fps: frames analysed per second of media (None: every frame). min_face: narrowest face (px) used
+    for recognition. sinks: objects with emit(event)/close() (see faceprint.stream.sinks). output:
+    write an annotated video. save_unknown: keep one best crop per unknown track in this folder
+    (off by default: nothing of unknown people is stored). Raises SourceError (a FaceprintError)
+    when the source cannot be opened.
+    """
+    return Watcher(source, gallery=gallery, engine=engine, fpir=fpir, threshold=threshold, fps=fps,
+                   min_face=min_face, sinks=sinks, output=output, save_unknown=save_unknown,
+                   progress=progress, threads=threads, **options)

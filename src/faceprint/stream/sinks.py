@@ -1,0 +1,245 @@
+"""Where events go: a JSONL file, stdout, a webhook, an MQTT topic; and the annotated video.
+
+Network sinks send from their own thread through a bounded queue, so a slow or dead receiver
+never holds up recognition; a sink that fails logs one line to stderr and the watcher goes on."""
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import cv2
+import numpy as np
+
+from ..errors import FaceprintError
+
+EVENT_TYPES = ("recognized", "unknown", "track_end", "source_lost", "source_back")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened in a source. time: media seconds since the source started; wall: unix
+    time the event was emitted; first_seen: media time the track began; box: [x, y, w, h] pixels."""
+    event: str
+    source: str
+    time: float
+    wall: float
+    track: int | None = None
+    subject: str | None = None
+    score: float | None = None
+    first_seen: float | None = None
+    frame: int | None = None
+    box: list[float] | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("time", "first_seen"):
+            if d[k] is not None:
+                d[k] = round(d[k], 3)
+        if d["score"] is not None:
+            d["score"] = round(d["score"], 4)
+        return {k: v for k, v in d.items() if v is not None}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+def _warn(name: str, exc: BaseException | str) -> None:
+    print(f"faceprint watch: {name} sink: {exc}", file=sys.stderr)
+
+
+class JSONLSink:
+    """One JSON object per line, flushed per event (tail -f friendly); also used for stdout."""
+
+    def __init__(self, target: str | Path | TextIO):
+        self.name = "events file" if isinstance(target, (str, Path)) else "stdout"
+        self._own = isinstance(target, (str, Path))
+        if self._own:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(target, "a", encoding="utf-8") if self._own else target
+
+    def emit(self, event: Event) -> None:
+        self._fh.write(event.to_json() + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._own:
+            self._fh.close()
+
+
+class _Background:
+    """A bounded queue drained by one thread; when the queue is full the oldest events are dropped
+    (and counted) rather than blocking the watcher."""
+
+    name = "sink"
+
+    def __init__(self, maxsize: int = 1000):
+        self._q: queue.Queue = queue.Queue(maxsize)
+        self.sent = self.failed = self.dropped = 0
+        self._thread = threading.Thread(target=self._drain, name=f"faceprint-{self.name}", daemon=True)
+        self._thread.start()
+
+    def emit(self, event: Event) -> None:
+        while True:
+            try:
+                self._q.put_nowait(event)
+                return
+            except queue.Full:
+                try:
+                    self._q.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def _drain(self) -> None:
+        while True:
+            event = self._q.get()
+            if event is None:
+                return
+            try:
+                self._send(event)
+                self.sent += 1
+            except Exception as exc:   # any failure of the receiver: count it, say it, go on
+                self.failed += 1
+                _warn(self.name, exc)
+
+    def _send(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._q.put(None)
+        self._thread.join(timeout)
+
+
+class WebhookSink(_Background):
+    """POSTs each event as JSON; retries connection errors and 5xx/429 answers with back-off."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, *, retries: int = 3, timeout: float = 5.0, backoff: float = 0.5):
+        if not url.startswith(("http://", "https://")):
+            raise FaceprintError(f"webhook URL must start with http:// or https://, not {url!r}")
+        self.url, self.retries, self.timeout, self.backoff = url, retries, timeout, backoff
+        super().__init__()
+
+    def _send(self, event: Event) -> None:
+        body = event.to_json().encode()
+        for attempt in range(self.retries + 1):
+            req = urllib.request.Request(self.url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    resp.read()
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 and exc.code != 429:
+                    raise FaceprintError(f"{self.url} refused the event: HTTP {exc.code}") from None
+                err: Exception = exc
+            except (urllib.error.URLError, OSError) as exc:
+                err = exc
+            if attempt < self.retries:
+                time.sleep(self.backoff * 2 ** attempt)
+        raise FaceprintError(f"{self.url} failed after {self.retries + 1} attempts: {err}")
+
+
+class MQTTSink(_Background):
+    """Publishes each event as JSON to mqtt://[user:password@]host[:port]/topic (QoS 1). paho-mqtt
+    reconnects by itself and keeps messages published while the broker is away."""
+
+    name = "mqtt"
+
+    def __init__(self, url: str, *, client_id: str = "", timeout: float = 10.0):
+        try:
+            import paho.mqtt.client as mqtt
+        except ImportError:
+            raise FaceprintError("--mqtt needs paho-mqtt: pip install 'faceprint[video]'") from None
+        u = urllib.parse.urlsplit(url)
+        if u.scheme not in ("mqtt", "mqtts") or not u.hostname or not u.path.strip("/"):
+            raise FaceprintError(f"MQTT URL must look like mqtt://host:1883/topic, not {url!r}")
+        self.topic = u.path.lstrip("/")
+        self.timeout = timeout
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        if u.username:
+            self._client.username_pw_set(urllib.parse.unquote(u.username),
+                                         urllib.parse.unquote(u.password or ""))
+        if u.scheme == "mqtts":
+            self._client.tls_set()
+        self._client.reconnect_delay_set(1, 30)
+        self._client.connect_async(u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883))
+        self._client.loop_start()
+        super().__init__()
+
+    def _send(self, event: Event) -> None:
+        info = self._client.publish(self.topic, event.to_json(), qos=1)
+        if info.rc not in (0, 4):   # 4: not connected yet; paho queues it and sends on connect
+            raise FaceprintError(f"publish to {self.topic!r} failed (paho rc {info.rc})")
+
+    def close(self, timeout: float = 10.0) -> None:
+        super().close(timeout)
+        deadline = time.time() + timeout
+        # Give queued QoS 1 messages a chance to reach the broker before disconnecting.
+        while self._client.want_write() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class AnnotatedVideo:
+    """Writes the analysed frames with each track's box, name (or "unknown") and score drawn."""
+
+    def __init__(self, path: str | Path, fps: float):
+        import av
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._av = av
+        self._fps = fps
+        self._container = None
+        self._stream = None
+
+    def write(self, image: np.ndarray, labels: list[tuple[np.ndarray, str, bool]]) -> None:
+        """labels: (box [x, y, w, h], text, recognised)."""
+        img = image.copy()
+        for box, text, known in labels:
+            x, y, w, h = (int(round(float(v))) for v in box)
+            colour = (60, 200, 60) if known else (0, 165, 255)
+            cv2.rectangle(img, (x, y), (x + w, y + h), colour, 2)
+            cv2.putText(img, text, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+        if self._container is None:
+            self._container = self._av.open(str(self.path), "w")
+            self._stream = self._container.add_stream("mpeg4", rate=max(1, round(self._fps)))
+            self._stream.width, self._stream.height = img.shape[1] // 2 * 2, img.shape[0] // 2 * 2
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.bit_rate = 4_000_000
+        frame = self._av.VideoFrame.from_ndarray(img[:self._stream.height, :self._stream.width], format="bgr24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        if self._container is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            self._container.close()
+
+
+def make_sinks(*, events: str | Path | None = None, stdout: bool = False, webhook: str | None = None,
+               mqtt: str | None = None) -> list:
+    sinks: list = []
+    if events:
+        sinks.append(JSONLSink(events))
+    if stdout:
+        sinks.append(JSONLSink(sys.stdout))
+    if webhook:
+        sinks.append(WebhookSink(webhook))
+    if mqtt:
+        sinks.append(MQTTSink(mqtt))
+    return sinks

@@ -1,0 +1,182 @@
+"""Synthetic surveillance clips with known ground truth, built from LFW photos: each appearance is one
+photo (optionally with a drawn mask) walking across a fixed background, slightly growing as it nears
+the camera. Used by tests/test_stream*.py and bench/watch.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+CROP = (40, 210)   # the central part of a 250x250 deep-funneled LFW photo: the face, little else
+
+
+@dataclass
+class Appearance:
+    name: str
+    photo: Path
+    start: float               # seconds the patch enters the frame
+    end: float                 # seconds it has left
+    lane: float = 0.5          # vertical centre as a fraction of the frame height
+    leftward: bool = False
+    masked: bool = False
+    enrolled: bool = True
+    visible_at: float = 0.0    # filled by Clip: first time the whole face is inside the frame
+    patch: np.ndarray | None = None
+    alpha: np.ndarray | None = None
+    face_box: tuple[float, float, float, float] = (0, 0, 0, 0)   # x, y, w, h inside the patch
+
+
+def make_patch(a: Appearance, engine, scale: float) -> None:
+    """Load the photo, draw the mask if asked (from the detected landmarks), crop and scale it."""
+    from faceprint.evaluate.masks import draw_mask
+    img = cv2.imread(str(a.photo))
+    faces = engine.detect(img)
+    if not faces:
+        raise ValueError(f"no face in {a.photo}")
+    face = max(faces, key=lambda f: f.area)
+    if a.masked:
+        img = draw_mask(img, face, shape="surgical", colour="surgical-blue")
+    c0, c1 = CROP
+    patch = img[c0:c1, c0:c1]
+    size = round((c1 - c0) * scale)
+    a.patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1) * 2 - 1
+    # An elliptical, feathered cut-out, as a head and shoulders on a background would look.
+    a.alpha = np.clip((1.0 - np.sqrt(xx ** 2 / 0.95 ** 2 + yy ** 2)) * 6, 0, 1)[..., None].astype(np.float32)
+    x, y, w, h = (float(v) for v in face.box)
+    a.face_box = ((x - c0) * scale, (y - c0) * scale, w * scale, h * scale)
+
+
+def background(w: int, h: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    gy, gx = np.mgrid[0:h, 0:w]
+    img = np.stack([90 + 60 * gx / w, 110 + 40 * gy / h, 130 - 50 * gx / w], -1)
+    for _ in range(12):   # furniture: a few rectangles with edges for the detector to ignore
+        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+        x1, y1 = x0 + int(rng.integers(w // 20, w // 4)), y0 + int(rng.integers(h // 20, h // 3))
+        img[y0:y1, x0:x1] = rng.integers(40, 220, 3)
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+class Clip:
+    """A timeline of appearances over a background, rendered frame by frame."""
+
+    def __init__(self, appearances: list[Appearance], *, size: tuple[int, int] = (640, 360), fps: float = 25.0,
+                 duration: float | None = None, engine=None, scale: float | None = None, seed: int = 0):
+        self.w, self.h = size
+        self.fps = fps
+        self.appearances = appearances
+        self.duration = duration or max(a.end for a in appearances) + 0.5
+        self.bg = background(self.w, self.h, seed)
+        scale = scale or self.h / 360
+        for a in appearances:
+            if a.patch is None:
+                make_patch(a, engine, scale)
+            a.visible_at = self._visible_at(a)
+
+    def _position(self, a: Appearance, t: float) -> tuple[float, float, float] | None:
+        """Top-left corner and scale of the patch at time t, or None when it is not on screen."""
+        if not a.start <= t < a.end:
+            return None
+        u = (t - a.start) / (a.end - a.start)
+        grow = 0.9 + 0.2 * u                  # walking towards the camera
+        ps = a.patch.shape[0] * grow
+        x = -ps + u * (self.w + ps)
+        if a.leftward:
+            x = self.w - u * (self.w + ps)
+        y = a.lane * self.h - ps / 2 + 6 * np.sin(u * 12)     # a little bob per step
+        return x, y, grow
+
+    def _visible_at(self, a: Appearance) -> float:
+        for t in np.arange(a.start, a.end, 1 / self.fps):
+            pos = self._position(a, float(t))
+            if pos is None:
+                continue
+            x, y, g = pos
+            fx, fy, fw, fh = (v * g for v in a.face_box)
+            if x + fx >= 0 and y + fy >= 0 and x + fx + fw <= self.w and y + fy + fh <= self.h:
+                return float(t)
+        return float("nan")
+
+    def frame(self, t: float) -> np.ndarray:
+        img = self.bg.astype(np.float32)
+        for a in self.appearances:
+            pos = self._position(a, t)
+            if pos is None:
+                continue
+            x, y, g = pos
+            size = max(2, round(a.patch.shape[0] * g))
+            patch = cv2.resize(a.patch, (size, size)).astype(np.float32)
+            alpha = cv2.resize(a.alpha, (size, size))[..., None]
+            x0, y0 = round(x), round(y)
+            sx0, sy0 = max(0, -x0), max(0, -y0)
+            dx0, dy0 = max(0, x0), max(0, y0)
+            dx1, dy1 = min(self.w, x0 + size), min(self.h, y0 + size)
+            if dx1 <= dx0 or dy1 <= dy0:
+                continue
+            p = patch[sy0:sy0 + dy1 - dy0, sx0:sx0 + dx1 - dx0]
+            al = alpha[sy0:sy0 + dy1 - dy0, sx0:sx0 + dx1 - dx0]
+            img[dy0:dy1, dx0:dx1] = img[dy0:dy1, dx0:dx1] * (1 - al) + p * al
+        return img.astype(np.uint8)
+
+    def appearance_at(self, t: float, box) -> int | None:
+        """Index of the appearance whose face is nearest the centre of `box` at media time t, among
+        those whose patch holds that centre (None: no appearance there)."""
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        best, dist = None, float("inf")
+        for i, a in enumerate(self.appearances):
+            pos = self._position(a, t)
+            if pos is None:
+                continue
+            x, y, g = pos
+            size = a.patch.shape[0] * g
+            fx, fy, fw, fh = (v * g for v in a.face_box)
+            d = (x + fx + fw / 2 - cx) ** 2 + (y + fy + fh / 2 - cy) ** 2
+            if x <= cx <= x + size and y <= cy <= y + size and d < dist:
+                best, dist = i, d
+        return best
+
+    def score(self, events: list[dict]) -> list[dict]:
+        """Per appearance: its recognized events (subject names) and unknown events, by where and when
+        each event's track was last seen."""
+        per = [{"recognized": [], "unknown": []} for _ in self.appearances]
+        for e in events:
+            if e["event"] in ("recognized", "unknown"):
+                i = self.appearance_at(e["time"], e["box"])
+                if i is not None:
+                    per[i][e["event"]].append(e.get("subject"))
+        return per
+
+    def frames(self) -> Iterator[tuple[float, np.ndarray]]:
+        for i in range(int(round(self.duration * self.fps))):
+            t = i / self.fps
+            yield t, self.frame(t)
+
+    def write(self, path: str | Path, *, bit_rate: int | None = None) -> Path:
+        import av
+        path = Path(path)
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("mpeg4", rate=round(self.fps))
+            s.width, s.height, s.pix_fmt = self.w, self.h, "yuv420p"
+            s.bit_rate = bit_rate or int(self.w * self.h * self.fps * 0.2)
+            for _, img in self.frames():
+                for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                    c.mux(pkt)
+            for pkt in s.encode():
+                c.mux(pkt)
+        return path
+
+
+def lfw_photos(lfw_dir: Path, name: str) -> list[Path]:
+    return sorted((lfw_dir / "lfw-deepfunneled" / name).glob("*.jpg"))
+
+
+def enrol_people(gallery, engine, lfw_dir: Path, names: list[str], photos_per_person: int = 2) -> None:
+    """Enrol each name from its first photos; the clips use later photos of the same people."""
+    for name in names:
+        templates = [engine.template(p) for p in lfw_photos(lfw_dir, name)[:photos_per_person]]
+        gallery.enroll(name, templates)
