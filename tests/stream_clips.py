@@ -180,3 +180,71 @@ def enrol_people(gallery, engine, lfw_dir: Path, names: list[str], photos_per_pe
     for name in names:
         templates = [engine.template(p) for p in lfw_photos(lfw_dir, name)[:photos_per_person]]
         gallery.enroll(name, templates)
+
+
+class MJPEGServer:
+    """A camera on 127.0.0.1: serves a clip as multipart/x-mixed-replace JPEGs at real-time pace
+    (standard library http.server). The clip clock starts with the first client and keeps running
+    while the server is stopped, as a camera's would; stop() and start() make an outage."""
+
+    def __init__(self, clip: Clip, *, port: int = 0, quality: int = 85):
+        self.fps = clip.fps
+        self.jpegs = [cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+                      for _, img in clip.frames()]
+        self.t0: float | None = None
+        self.port = port
+        self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/stream.mjpg"
+
+    def start(self) -> "MJPEGServer":
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                if owner.t0 is None:
+                    owner.t0 = time.time()
+                sent = -1
+                try:
+                    while owner._server is server:
+                        i = int((time.time() - owner.t0) * owner.fps)
+                        if i >= len(owner.jpegs):
+                            return
+                        if i > sent:
+                            jpg = owner.jpegs[i]
+                            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                             + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n")
+                            sent = i
+                        time.sleep(max(0.0, owner.t0 + (sent + 1) / owner.fps - time.time()))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    @property
+    def done(self) -> bool:
+        import time
+        return self.t0 is not None and time.time() - self.t0 > len(self.jpegs) / self.fps

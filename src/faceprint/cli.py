@@ -205,6 +205,31 @@ def cmd_gallery(args) -> int:
     return 0
 
 
+def cmd_watch(args) -> int:
+    from .gallery import Gallery
+    from .stream import make_sinks, watch
+    if args.fpir is not None and args.threshold is not None:
+        raise FaceprintError("give --fpir or --threshold, not both")
+    eng = _engine(args)
+    sinks = make_sinks(events=args.events, stdout=args.json, webhook=args.webhook, mqtt=args.mqtt)
+    with Gallery.open(args.gallery, engine=eng, readonly=True) as g:
+        w = watch(args.source, gallery=g, engine=eng, fpir=args.fpir, threshold=args.threshold,
+                  fps=args.fps or None, min_face=args.min_face, sinks=sinks, output=args.output,
+                  save_unknown=args.save_unknown, progress=sys.stderr.isatty() and not args.json,
+                  threads=args.threads)
+        for e in w:
+            if not args.json and e.event in ("recognized", "unknown", "source_lost", "source_back"):
+                who = e.subject or (e.reason if e.event == "source_lost" else "")
+                score = f"  score {e.score:.3f}" if e.score is not None else ""
+                track = f"  track {e.track}" if e.track is not None else ""
+                print(f"{e.time:9.2f}s  {e.event:<11} {who}{score}{track}", flush=True)
+        if not args.json:
+            st = w.stats
+            print(f"analysed {st['frames']} frames, {st['tracks']} tracks; dropped {st['dropped']} "
+                  f"live frames; events {st['events']}", file=sys.stderr)
+    return 0
+
+
 def cmd_models(args) -> int:
     from . import models
     rows = []
@@ -309,6 +334,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)
     sp.set_defaults(func=cmd_gallery)
+
+    sp = sub.add_parser("watch", help="recognise people in a video file, webcam or stream: one event per person")
+    sp.add_argument("source", help="video file, webcam index (0), rtsp:// or http(s):// MJPEG/HLS URL")
+    sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL (must exist)")
+    sp.add_argument("--events", metavar="FILE", help="append events as JSON lines to FILE")
+    sp.add_argument("--json", action="store_true", help="print events as JSON lines on stdout")
+    sp.add_argument("--webhook", metavar="URL", help="POST each event as JSON to URL (with retries)")
+    sp.add_argument("--mqtt", metavar="URL", help="publish events to mqtt://[user:pass@]host[:port]/topic")
+    sp.add_argument("--output", metavar="VIDEO", help="write the analysed frames with boxes and names (.mp4)")
+    sp.add_argument("--fpir", type=float, default=None, help="target false-positive identification rate "
+                    "(default: the gallery's, 0.001)")
+    sp.add_argument("--threshold", type=float, default=None, help="raw score threshold instead of --fpir")
+    sp.add_argument("--fps", type=float, default=10.0, help="frames analysed per second of video (0: all)")
+    sp.add_argument("--min-face", type=float, default=40.0, help="narrowest face used for recognition (px)")
+    sp.add_argument("--save-unknown", metavar="DIR", help="keep one best crop per unknown person (off by default)")
+    model_opts(sp)
+    sp.set_defaults(func=cmd_watch)
 
     sp = sub.add_parser("models", help="installed models, licences, checksum status")
     sp.add_argument("--json", action="store_true")

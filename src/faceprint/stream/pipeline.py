@@ -13,6 +13,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..types import Face
 from .sinks import AnnotatedVideo, Event, _warn
 from .sources import FileSource, Frame, LiveSource, Status, open_source
 from .tracker import FaceTracker
@@ -40,6 +41,7 @@ class Watcher:
         self.source = source if isinstance(source, (FileSource, LiveSource)) else open_source(
             source, fps=fps, threads=threads, max_backoff=max_backoff)
         self.name = self.source.name
+        _warm_up(self.engine)
         self._video = AnnotatedVideo(output, fps or 10.0) if output else None
         self._progress = progress
         self.stats = {"frames": 0, "dropped": 0, "tracks": 0, "events": {}, "seconds": 0.0}
@@ -83,6 +85,10 @@ class Watcher:
         t = 0.0
         for item in self.source:
             if isinstance(item, Status):
+                if item.event == "source_lost":   # a track lives within one unbroken stream
+                    for tid in tracker.end_all():
+                        yield from self._end(votes.pop(tid, None))
+                    tracker = FaceTracker(self.fps or 10.0)
                 yield self._emit(Event(item.event, self.name, item.time, time.time(), reason=item.reason or None))
                 continue
             frame: Frame = item
@@ -110,14 +116,14 @@ class Watcher:
                 v = votes[tid] = TrackVote(tid, first_seen=frame.time)
                 self.stats["tracks"] += 1
             v.last_face, v.last_time, v.last_frame = face, frame.time, frame.index
-            if v.wants(face) and self.gate.before_embedding(face):
+            if v.wants(face, frame.time) and self.gate.before_embedding(face):
                 to_embed.append((v, face))
         changed = []
         if to_embed:
             templates = self.engine.templates_for(frame.image, [f for _, f in to_embed])
             for (v, face), tpl in zip(to_embed, templates):
                 if self.gate.after_embedding(tpl):
-                    v.add(tpl)
+                    v.add(tpl, frame.time)
                     changed.append(v)
                     if self.save_unknown is not None:
                         self._keep_crop(v, frame.image, face, tpl.quality)
@@ -159,6 +165,11 @@ class Watcher:
         x1, y1 = min(image.shape[1], int(x + w + m)), min(image.shape[0], int(y + h + m))
         v.best_crop = (q, image[y0:y1, x0:x1].copy())
 
+    def stop(self) -> None:
+        """Finish early (from another thread or a signal handler): open tracks still end with their
+        events, then iteration stops."""
+        self.source.stop()
+
     def close(self) -> None:
         if self._closed:
             return
@@ -171,6 +182,15 @@ class Watcher:
                 sink.close()
             except Exception as exc:
                 _warn(getattr(sink, "name", type(sink).__name__), exc)
+
+
+def _warm_up(engine) -> None:
+    """Run both models once: their first call allocates (hundreds of ms) and would delay the first
+    decision on a live stream."""
+    img = np.zeros((360, 640, 3), np.uint8)
+    engine.detector.detect([img])
+    lm = np.array([[300, 160], [340, 160], [320, 180], [305, 200], [335, 200]], np.float32)
+    engine.templates_for(img, [Face(box=np.array([290, 130, 60, 80], np.float32), landmarks=lm, score=1.0)])
 
 
 def _box(face) -> list[float]:

@@ -155,6 +155,7 @@ class FileSource:
             raise SourceError(f"{path}: no such video file")
         self.fps, self.threads = fps, threads
         self.name = str(path)
+        self._stop = threading.Event()
         self.dropped = 0
         self.total_frames, self.duration = self._probe()
 
@@ -174,6 +175,8 @@ class FileSource:
         step = 1.0 / self.fps if self.fps else 0.0
         due = 0.0
         for i, (frame, t) in enumerate(_pyav_frames(str(self.path), threads=self.threads)):
+            if self._stop.is_set():
+                return
             t = float(i) / 25.0 if t is None else t
             if t + 1e-6 < due:
                 continue
@@ -182,8 +185,11 @@ class FileSource:
                 due = t + step
             yield Frame(frame.to_ndarray(format="bgr24"), i, t, time.time())
 
+    def stop(self) -> None:
+        self._stop.set()
+
     def close(self) -> None:
-        pass
+        self.stop()
 
 
 class LiveSource:
@@ -282,10 +288,14 @@ class LiveSource:
             if frame is not None:
                 yield frame
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Make iteration end soon (callable from any thread)."""
         self._stop.set()
         with self._cv:
             self._cv.notify_all()
+
+    def close(self) -> None:
+        self.stop()
         self._thread.join(timeout=self.timeout + 1)
 
 

@@ -39,6 +39,8 @@ class TrackVote:
     track: int
     first_seen: float
     max_samples: int = 8
+    slow_rate: float = 2.0
+    last_sample_time: float = float("-inf")
     samples: list[Sample] = field(default_factory=list)
     decision: Identification | None = None
     best_score: float | None = None
@@ -51,17 +53,21 @@ class TrackVote:
     def decided(self) -> bool:
         return self.decision is not None
 
-    def wants(self, face: Face) -> bool:
+    def wants(self, face: Face, t: float) -> bool:
         """A new template is worth computing while undecided, until max_samples are kept; after that
-        only a face likely better than the weakest kept sample."""
+        (a long undecided track: most likely someone not enrolled) at most `slow_rate` per second, and
+        only for a face likely better than the weakest kept sample, to bound the CPU it costs."""
         if self.decided:
             return False
         if len(self.samples) < self.max_samples:
             return True
+        if t - self.last_sample_time < 1.0 / self.slow_rate:
+            return False
         return face.score * quality.eye_distance(face) > min(
             s.template.face.score * quality.eye_distance(s.template.face) for s in self.samples)
 
-    def add(self, t: Template) -> None:
+    def add(self, t: Template, now: float) -> None:
+        self.last_sample_time = now
         self.samples.append(Sample(t, max(float(t.quality), 0.05)))
         if len(self.samples) > self.max_samples:
             del self.samples[int(np.argmin([s.weight for s in self.samples]))]
