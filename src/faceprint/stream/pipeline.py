@@ -5,7 +5,6 @@ undecided tracks' faces that pass the quality gate, and let each track's vote de
 are yielded in order and copied to the sinks."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +12,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..progress import progress
 from ..types import Face
 from .sinks import AnnotatedVideo, Event, _warn
 from .sources import FileSource, Frame, LiveSource, Status, open_source
@@ -31,7 +31,7 @@ class Watcher:
                  save_unknown: str | Path | None = None, progress: bool = False, threads: int | None = None,
                  policy: VotePolicy = VotePolicy(), gate: Gate | None = None, max_backoff: float = 10.0):
         self.gallery = gallery
-        self.engine = engine if engine is not None else gallery.engine
+        self.engine = engine or gallery.engine or _engine_for(gallery)
         self.fpir, self.threshold = fpir, threshold
         self.fps = fps
         self.policy = policy
@@ -69,21 +69,16 @@ class Watcher:
                 _warn(getattr(sink, "name", type(sink).__name__), exc)
         return event
 
-    def _bar(self):
-        if not self._progress or self.source.live:
-            return None
-        from tqdm import tqdm
-        total = self.source.duration
-        return tqdm(total=round(total, 1) if total else None, unit="s", desc="watching", file=sys.stderr,
-                    bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} s media [{elapsed}<{remaining}]")
-
     def _run(self) -> Iterator[Event]:
         tracker = FaceTracker(self.fps or 10.0)
         votes: dict[int, TrackVote] = {}
-        bar = self._bar()
         started = time.perf_counter()
-        t = 0.0
-        for item in self.source:
+        src = self.source
+        expected = None
+        if src.duration:
+            expected = round(src.duration * self.fps) if self.fps else src.total_frames
+        for item in progress(src, desc="watching", unit="frame", total=expected,
+                             enabled=self._progress and not src.live):
             if isinstance(item, Status):
                 if item.event == "source_lost":   # a track lives within one unbroken stream
                     for tid in tracker.end_all():
@@ -92,20 +87,15 @@ class Watcher:
                 yield self._emit(Event(item.event, self.name, item.time, time.time(), reason=item.reason or None))
                 continue
             frame: Frame = item
-            t = frame.time
             faces = self.engine.detector.detect([frame.image])[0]
             tracked, ended = tracker.update(faces, frame.time)
             self.stats["frames"] += 1
             yield from self._frame(frame, tracked, votes)
             for tid in ended:
                 yield from self._end(votes.pop(tid, None))
-            if bar is not None:
-                bar.update(max(0.0, t - bar.n))
             self.stats["dropped"] = self.source.dropped
         for tid in tracker.end_all():
             yield from self._end(votes.pop(tid, None))
-        if bar is not None:
-            bar.close()
         self.stats["seconds"] = round(time.perf_counter() - started, 3)
 
     def _frame(self, frame: Frame, tracked: list, votes: dict[int, TrackVote]) -> Iterator[Event]:
@@ -182,6 +172,11 @@ class Watcher:
                 sink.close()
             except Exception as exc:
                 _warn(getattr(sink, "name", type(sink).__name__), exc)
+
+
+def _engine_for(gallery):
+    from ..engine import Engine
+    return Engine(embedder=gallery.model.split(":")[0], flip=gallery.model.endswith(":flip"))
 
 
 def _warm_up(engine) -> None:
