@@ -182,6 +182,27 @@ def enrol_people(gallery, engine, lfw_dir: Path, names: list[str], photos_per_pe
         gallery.enroll(name, templates)
 
 
+def make_gallery(path: Path, engine, lfw_dir: Path, known: list[str], others: int) -> Path:
+    """A gallery of the known people plus `others` more LFW people (alphabetical, with 2+ photos)."""
+    from faceprint import Gallery
+    people = sorted(p.name for p in (lfw_dir / "lfw-deepfunneled").iterdir() if len(list(p.glob("*.jpg"))) >= 2)
+    with Gallery.open(path, create=True, engine=engine) as g:
+        enrol_people(g, engine, lfw_dir, known + [n for n in people if n not in known][:others])
+    return path
+
+
+def appearance(lfw_dir: Path, name: str, start: float, end: float, *, known: list[str], **kw) -> Appearance:
+    """Photo 4 of the person (never one of the two enrolled) walking through from start to end."""
+    return Appearance(name, lfw_photos(lfw_dir, name)[3], start, end, enrolled=name in known, **kw)
+
+
+def short_clip(lfw_dir: Path, engine, path: Path, known: list[str]) -> Path:
+    """Hugo Chavez (enrolled) and Vladimir Putin (not) walking through together, 4.5 s."""
+    apps = [appearance(lfw_dir, "Hugo_Chavez", 0, 3.5, known=known, lane=0.3),
+            appearance(lfw_dir, "Vladimir_Putin", 0.5, 4, known=known, lane=0.72)]
+    return Clip(apps, engine=engine).write(path)
+
+
 class MJPEGServer:
     """A camera on 127.0.0.1: serves a clip as multipart/x-mixed-replace JPEGs at real-time pace
     (standard library http.server). The clip clock starts with the first client and keeps running
