@@ -208,8 +208,11 @@ class MJPEGServer:
     (standard library http.server). The clip clock starts with the first client and keeps running
     while the server is stopped, as a camera's would; stop() and start() make an outage."""
 
-    def __init__(self, clip: Clip, *, port: int = 0, quality: int = 85):
+    def __init__(self, clip: Clip, *, port: int = 0, quality: int = 85, loop: bool = False,
+                 lengths: bool = True):
         self.fps = clip.fps
+        self.loop = loop
+        self.lengths = lengths    # send each part's Content-Length (most cameras do; some do not)
         self.jpegs = [cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
                       for _, img in clip.frames()]
         self.t0: float | None = None
@@ -241,12 +244,13 @@ class MJPEGServer:
                 try:
                     while owner._server is server:
                         i = int((time.time() - owner.t0) * owner.fps)
-                        if i >= len(owner.jpegs):
+                        if i >= len(owner.jpegs) and not owner.loop:
                             return
                         if i > sent:
-                            jpg = owner.jpegs[i]
-                            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                             + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n")
+                            jpg = owner.jpegs[i % len(owner.jpegs)]
+                            length = b"Content-Length: %d\r\n" % len(jpg) if owner.lengths else b""
+                            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n" + length + b"\r\n"
+                                             + jpg + b"\r\n")
                             sent = i
                         time.sleep(max(0.0, owner.t0 + (sent + 1) / owner.fps - time.time()))
                 except (BrokenPipeError, ConnectionResetError):

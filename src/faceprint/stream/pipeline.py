@@ -29,11 +29,13 @@ class Watcher:
                  threshold: float | None = None, fps: float | None = 10.0, min_face: float = 40.0,
                  sinks: list | None = None, output: str | Path | None = None,
                  save_unknown: str | Path | None = None, progress: bool = False, threads: int | None = None,
-                 policy: VotePolicy = VotePolicy(), gate: Gate | None = None, max_backoff: float = 10.0):
+                 policy: VotePolicy = VotePolicy(), gate: Gate | None = None, max_backoff: float = 10.0,
+                 detect_width: int = 640):
         self.gallery = gallery
         self.engine = engine or gallery.engine or _engine_for(gallery)
         self.fpir, self.threshold = fpir, threshold
         self.fps = fps
+        self.detect_width = detect_width
         self.policy = policy
         self.gate = gate or Gate(min_face=min_face)
         self.sinks = list(sinks or [])
@@ -87,7 +89,7 @@ class Watcher:
                 yield self._emit(Event(item.event, self.name, item.time, time.time(), reason=item.reason or None))
                 continue
             frame: Frame = item
-            faces = self.engine.detector.detect([frame.image])[0]
+            faces = self._detect(frame.image)
             tracked, ended = tracker.update(faces, frame.time)
             self.stats["frames"] += 1
             yield from self._frame(frame, tracked, votes)
@@ -97,6 +99,18 @@ class Watcher:
         for tid in tracker.end_all():
             yield from self._end(votes.pop(tid, None))
         self.stats["seconds"] = round(time.perf_counter() - started, 3)
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
+        """Detect on a copy scaled down to about detect_width pixels (HD frames cost several times
+        more at full size), but never so far that a min_face face falls under 20 px; boxes and
+        landmarks come back in full-resolution pixels, and templates are cut from the full frame."""
+        h, w = image.shape[:2]
+        s = min(1.0, max(self.detect_width / max(w, h), 20.0 / max(self.gate.min_face, 1.0)))
+        if s >= 0.95:
+            return self.engine.detector.detect([image])[0]
+        small = cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        return [Face(box=f.box / s, landmarks=f.landmarks / s, score=f.score)
+                for f in self.engine.detector.detect([small])[0]]
 
     def _frame(self, frame: Frame, tracked: list, votes: dict[int, TrackVote]) -> Iterator[Event]:
         to_embed: list[tuple[TrackVote, object]] = []

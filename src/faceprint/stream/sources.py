@@ -55,9 +55,12 @@ def is_live(spec: str | int) -> bool:
     return isinstance(spec, int) or str(spec).isdigit() or "://" in str(spec)
 
 
-# -- readers: each yields (bgr image, media seconds or None) until the stream ends; raises on errors --
+# -- readers: each yields (decode, media seconds or None) per frame until the stream ends, and raises
+# SourceError on failure. decode() returns the BGR image: frames that are not due are never converted.
+Decoded = Callable[[], "np.ndarray | None"]
 
-def _pyav_frames(url: str, *, threads: int | None = None, timeout: float = 10.0) -> Iterator[tuple[np.ndarray, float | None]]:
+
+def _pyav_frames(url: str, *, threads: int | None = None, timeout: float = 10.0) -> Iterator[tuple[Decoded, float | None]]:
     import av
     options = {"rtsp_transport": "tcp"} if url.startswith(("rtsp://", "rtsps://")) else {}
     try:
@@ -73,15 +76,17 @@ def _pyav_frames(url: str, *, threads: int | None = None, timeout: float = 10.0)
             stream.codec_context.thread_count = threads
         try:
             for frame in container.decode(stream):
-                yield frame, (float(frame.time) if frame.time is not None else None)
+                yield (lambda f=frame: f.to_ndarray(format="bgr24")), (
+                    float(frame.time) if frame.time is not None else None)
         except av.FFmpegError as exc:
             raise SourceError(f"reading {redact(url)} failed: {exc}") from None
     finally:
         container.close()
 
 
-def _mjpeg_frames(url: str, *, timeout: float = 10.0, **_) -> Iterator[tuple[np.ndarray, None]]:
-    """HTTP multipart/x-mixed-replace JPEG streams (IP cameras, Motion, ESP32-CAM, OctoPrint)."""
+def _mjpeg_frames(url: str, *, timeout: float = 10.0, **_) -> Iterator[tuple[Decoded, None]]:
+    """HTTP multipart/x-mixed-replace JPEG streams (IP cameras, Motion, ESP32-CAM, OctoPrint): each
+    part's Content-Length is read, or else the part runs to the next boundary line."""
     try:
         resp = urllib.request.urlopen(url, timeout=timeout)
     except (urllib.error.URLError, OSError) as exc:
@@ -90,24 +95,27 @@ def _mjpeg_frames(url: str, *, timeout: float = 10.0, **_) -> Iterator[tuple[np.
         ctype = resp.headers.get("Content-Type", "")
         if "multipart" not in ctype:
             raise SourceError(f"{redact(url)} is not an MJPEG stream (Content-Type {ctype!r})")
-        buf = b""
-        while True:
-            chunk = resp.read1(65536)
-            if not chunk:
-                return
-            buf += chunk
-            # Parts are JPEGs between SOI and EOI markers; the multipart headers around them are noise.
-            while True:
-                start = buf.find(b"\xff\xd8")
-                end = buf.find(b"\xff\xd9", start + 2) if start >= 0 else -1
-                if end < 0:
-                    if start > 0:
-                        buf = buf[start:]
-                    break
-                img = cv2.imdecode(np.frombuffer(buf[start:end + 2], np.uint8), cv2.IMREAD_COLOR)
-                buf = buf[end + 2:]
-                if img is not None:
-                    yield img, None
+        boundary = b"--" + ctype.partition("boundary=")[2].strip().strip('"').removeprefix("--").encode()
+        line = resp.readline()
+        while line:
+            if not line.startswith(boundary):
+                line = resp.readline()
+                continue
+            headers = {}
+            while (h := resp.readline().strip()):
+                k, _, v = h.decode("latin-1").partition(":")
+                headers[k.strip().lower()] = v.strip()
+            length = headers.get("content-length", "")
+            if length.isdigit():
+                data = resp.read(int(length))
+                line = resp.readline()
+            else:
+                parts = []
+                while (line := resp.readline()) and not line.startswith(boundary):
+                    parts.append(line)
+                data = b"".join(parts).rstrip(b"\r\n")
+            if data:
+                yield (lambda d=data: cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_COLOR)), None
 
 
 def _http_is_mjpeg(url: str, timeout: float) -> bool:
@@ -118,21 +126,18 @@ def _http_is_mjpeg(url: str, timeout: float) -> bool:
         raise SourceError(f"cannot open {redact(url)}: {getattr(exc, 'reason', exc)}") from None
 
 
-def _camera_frames(index: int, **_) -> Iterator[tuple[np.ndarray, None]]:
+def _camera_frames(index: int, **_) -> Iterator[tuple[Decoded, None]]:
     cap = cv2.VideoCapture(index)
     if not cap.isOpened():
         raise SourceError(f"cannot open camera {index} (is it connected, and free?)")
     try:
-        while True:
-            ok, img = cap.read()
-            if not ok:
-                return
-            yield img, None
+        while cap.grab():
+            yield (lambda: cap.retrieve()[1]), None
     finally:
         cap.release()
 
 
-def _reader_for(spec: str | int, timeout: float) -> Callable[..., Iterator[tuple[np.ndarray, float | None]]]:
+def _reader_for(spec: str | int, timeout: float) -> Callable[..., Iterator[tuple[Decoded, float | None]]]:
     if isinstance(spec, int) or str(spec).isdigit():
         index = int(spec)
         return lambda **kw: _camera_frames(index, **kw)
@@ -174,7 +179,7 @@ class FileSource:
     def __iter__(self) -> Iterator[Frame]:
         step = 1.0 / self.fps if self.fps else 0.0
         due = 0.0
-        for i, (frame, t) in enumerate(_pyav_frames(str(self.path), threads=self.threads)):
+        for i, (decode, t) in enumerate(_pyav_frames(str(self.path), threads=self.threads)):
             if self._stop.is_set():
                 return
             t = float(i) / 25.0 if t is None else t
@@ -183,7 +188,7 @@ class FileSource:
             due = (t if due == 0.0 else due) + step
             if due <= t:   # after a gap (variable frame rate) restart the schedule here
                 due = t + step
-            yield Frame(frame.to_ndarray(format="bgr24"), i, t, time.time())
+            yield Frame(decode(), i, t, time.time())
 
     def stop(self) -> None:
         self._stop.set()
@@ -224,6 +229,11 @@ class LiveSource:
         self._thread = threading.Thread(target=self._run, name=f"faceprint-reader {self.name}", daemon=True)
         self._thread.start()
 
+    @property
+    def started(self) -> float | None:
+        """Unix time the first frame arrived: media time 0."""
+        return self._t0
+
     def _media_time(self, wall: float) -> float:
         if self._t0 is None:
             self._t0 = wall
@@ -246,7 +256,7 @@ class LiveSource:
             try:
                 if frames is None:
                     frames = self._open()
-                for img, _ in frames:
+                for decode, _ in frames:
                     if self._stop.is_set():
                         return
                     wall = time.time()
@@ -259,6 +269,9 @@ class LiveSource:
                     if t + 1e-6 < due:
                         continue
                     due = max(due + step, t) if due else t + step
+                    img = decode()
+                    if img is None:        # a corrupt JPEG part: skip it
+                        continue
                     with self._cv:
                         if self._slot is not None:
                             self.dropped += 1
