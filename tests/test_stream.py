@@ -150,3 +150,38 @@ def test_live_mjpeg_recognises_and_survives_an_outage(lfw, engine, gallery):
     assert w.source.name == server.url
     # Live media time runs from the first frame, which is the clip's start here (within a frame or two).
     _check_outcomes(clip, [e.to_dict() for e in events])
+
+
+def test_hls_over_http_is_read_through_ffmpeg(short, gallery, engine, tmp_path):
+    """A non-MJPEG URL goes to FFmpeg (PyAV): here an HLS playlist served by http.server. It is a
+    finished (VOD) playlist, so the stream ends and the watcher reports the source lost."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    hls = tmp_path / "hls"
+    hls.mkdir()
+    with av.open(str(short)) as src, av.open(str(hls / "index.m3u8"), "w", format="hls",
+                                             options={"hls_time": "1", "hls_playlist_type": "vod"}) as out:
+        stream = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for frame in src.decode(video=0):
+            out.mux(stream.encode(frame.reformat(format="yuv420p")))
+        out.mux(stream.encode())
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(hls)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        w = watch(f"http://127.0.0.1:{server.server_address[1]}/index.m3u8", gallery=gallery, engine=engine,
+                  fps=None, max_backoff=0.2)
+        for e in w:
+            if e.event == "source_lost":
+                w.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert w.stats["frames"] >= 1 and w.stats["events"]["source_lost"] >= 1
+    assert w.source.frames_read >= round(4.5 * 25)      # every frame of the playlist was decoded

@@ -12,6 +12,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..errors import UsageError
 from ..progress import progress
 from ..types import Face
 from .sinks import AnnotatedVideo, Event, _warn
@@ -31,6 +32,10 @@ class Watcher:
                  save_unknown: str | Path | None = None, progress: bool = False, threads: int | None = None,
                  policy: VotePolicy = VotePolicy(), gate: Gate | None = None, max_backoff: float = 10.0,
                  detect_width: int = 640):
+        if fps is not None and not fps > 0:
+            raise UsageError(f"fps must be above 0 (or None for every frame), not {fps}")
+        if not min_face >= 0:
+            raise UsageError(f"min_face must be 0 or more pixels, not {min_face}")
         self.gallery = gallery
         self.engine = engine or gallery.engine or _engine_for(gallery)
         self.fpir, self.threshold = fpir, threshold

@@ -162,9 +162,9 @@ class FileSource:
         self.name = str(path)
         self._stop = threading.Event()
         self.dropped = 0
-        self.total_frames, self.duration = self._probe()
+        self.total_frames, self.duration, self.rate = self._probe()
 
-    def _probe(self) -> tuple[int | None, float | None]:
+    def _probe(self) -> tuple[int | None, float | None, float]:
         import av
         try:
             with av.open(str(self.path)) as c:
@@ -172,7 +172,7 @@ class FileSource:
                     raise SourceError(f"{self.path} has no video stream")
                 v = c.streams.video[0]
                 dur = float(v.duration * v.time_base) if v.duration else (c.duration / 1e6 if c.duration else None)
-                return (v.frames or None), dur
+                return (v.frames or None), dur, float(v.average_rate or 25)
         except av.FFmpegError as exc:
             raise SourceError(f"{self.path} is not a readable video: {exc}") from None
 
@@ -182,7 +182,7 @@ class FileSource:
         for i, (decode, t) in enumerate(_pyav_frames(str(self.path), threads=self.threads)):
             if self._stop.is_set():
                 return
-            t = float(i) / 25.0 if t is None else t
+            t = i / self.rate if t is None else t      # no timestamps: count frames
             if t + 1e-6 < due:
                 continue
             due = (t if due == 0.0 else due) + step
