@@ -157,6 +157,24 @@ def test_readers_work_while_a_writer_holds_a_long_transaction(tmp_path, engine, 
     assert (path.read_bytes(), Path(str(path) + ".index").read_bytes()) == before
 
 
+def test_postgres_readers_work_while_a_writer_holds_the_write_lock(postgres_url):
+    import psycopg
+    from faceprint.gallery.store_postgres import WRITE_LOCK
+    g = Gallery.open(postgres_url, create=True)
+    g.add_templates([f"n{i}" for i in range(20)], np.vstack([vector_for(i) for i in range(20)]))
+    g.close()
+    with psycopg.connect(postgres_url) as writer:       # a transaction, held open until the block ends
+        writer.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        writer.execute("INSERT INTO meta(key, value) VALUES ('held', 'by a long writer')")
+        t0 = time.perf_counter()
+        with Gallery.open(postgres_url, readonly=True) as r:
+            assert len(r.subjects()) == 20 and r.search(vector_for(4), k=1)[0].subject.name == "n4"
+            with pytest.raises(GalleryError, match="read-only"):
+                r.delete("n4")
+        assert time.perf_counter() - t0 < 5
+        writer.rollback()
+
+
 def test_delete_behind_a_readers_snapshot_says_bytes_are_not_yet_purged(tmp_path):
     path = tmp_path / "g.db"
     make_gallery(path, range(100))

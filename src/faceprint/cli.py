@@ -475,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="FAISS factory string (default: Flat = exact; PQ64x4fs,RFlat for 1M+), "
                              "or milvus:FILE / milvus:http://host:19530")
         sp.add_argument("--search-params", default=None,
-                        help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor=32"')
+                        help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=32"')
 
     sp = command("enroll", "enrol a subject from photos, or a folder of people (creates the gallery)", cmd_enroll)
     sp.add_argument("name", nargs="?")

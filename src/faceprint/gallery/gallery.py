@@ -49,7 +49,7 @@ class Gallery:
         index: FAISS factory string: "Flat" (exact, default), "PQ64x4fs,RFlat" (1M+ templates: fast
             compressed scan re-ranked exactly), any other ("HNSW32", "IVF4096,Flat", ...); or a Milvus
             collection: "milvus:/path/to/milvus.db" (milvus-lite) or "milvus:http://host:19530".
-        search_params: FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor=32".
+        search_params: FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=32".
         engine: the Engine that turns photos into templates for enroll()/identify() on images.
         readonly: only read: the store is opened read-only (no write lock, so never waiting behind a
             writer) and the index file is never written.
@@ -114,7 +114,12 @@ class Gallery:
         self._check_writable()
         with self.store.write_lock():
             self.sync()
-            self.index.persist({"count": self.store.counts()["templates"], "max_id": self.store.max_template_id()})
+            position = {"count": self.store.counts()["templates"], "max_id": self.store.max_template_id()}
+            try:
+                self.index.persist(position)
+            except IndexNeedsRebuild:       # removals this index type cannot apply in place (HNSW)
+                self.rebuild()
+                self.index.persist(position)
 
     def _engine(self):
         if self.engine is None:
@@ -139,18 +144,27 @@ class Gallery:
         if applied > last:
             self.rebuild()
         elif applied < last:
+            missing: set[int] = set()      # ids deleted before their addition is replayed
             try:
                 for ch in self.store.changes_since(applied):
                     if ch.op == "add":
                         ids, vecs = self.store.vectors_between(ch.first_id, ch.last_id)
+                        if len(ids) < ch.last_id - ch.first_id + 1:
+                            missing.update(set(range(ch.first_id, ch.last_id + 1)) - set(ids.tolist()))
                         if len(ids):
                             self.index.add(ids, vecs)
+                            # Only the subjects just added to can have grown; after deletions the
+                            # old maximum stays an upper bound (a little over-fetch), so a delete
+                            # never pays a scan of every template.
+                            self._max_per_subject = max(self._max_per_subject, self.store.max_templates_per_subject(
+                                ch.first_id, ch.last_id))
                     else:
-                        self.index.remove(np.arange(ch.first_id, ch.last_id + 1))
+                        gone = [i for i in range(ch.first_id, ch.last_id + 1) if i not in missing]
+                        if gone:
+                            self.index.remove(np.array(gone, np.int64))
                     self.index.set_applied_seq(ch.seq)
             except IndexNeedsRebuild:
                 self.rebuild()
-            self._max_per_subject = self.store.max_templates_per_subject()
         if verify:
             count = self.store.counts()["templates"]
             header = getattr(self.index, "header", None)

@@ -28,6 +28,7 @@ from ..errors import FaceprintError, GalleryKeyError, UsageError
 
 MAGIC = b"FPIDX2\n"
 CHUNK = 64 << 20            # AES-GCM seals at most 64 GiB per message; 64 MiB chunks also bound memory
+COMPACT_AT = 256            # removed ids masked out of results before one pass removes them all
 log = logging.getLogger(__name__)
 
 
@@ -108,6 +109,10 @@ class FaissIndex:
         self._seq = 0
         self._lock = threading.RLock()
         self._index = None
+        # Removing ids from a FAISS index is a pass over all of it (and a rebuild for HNSW), so
+        # removals are masked out of results and applied together: at COMPACT_AT ids, or before the
+        # file is written (the file never holds a removed vector).
+        self._removed: set[int] = set()
         self.header: dict | None = None     # the loaded file's header: the store position it reflects
         self.dirty = False                  # the in-memory index differs from the file
         if self.path and self.path.exists():
@@ -150,6 +155,7 @@ class FaissIndex:
         with self._lock:
             self._index = self._new()
             self._apply_params(self._index)
+            self._removed.clear()
             self._seq = 0
             self.header = None
             self.dirty = True
@@ -225,22 +231,42 @@ class FaissIndex:
             self.dirty = True
 
     def remove(self, ids: np.ndarray) -> None:
+        """Remove ids that are in the index (the caller never passes others)."""
         with self._lock:
+            self._removed.update(int(i) for i in ids)
+            self.dirty = True
+            if len(self._removed) >= COMPACT_AT:
+                self.compact()
+
+    def compact(self) -> None:
+        """Apply the pending removals to the FAISS index itself."""
+        with self._lock:
+            if not self._removed:
+                return
             try:
-                self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, np.int64)))
+                self._index.remove_ids(faiss.IDSelectorBatch(np.fromiter(self._removed, np.int64)))
             except RuntimeError as exc:
                 raise IndexNeedsRebuild(str(exc)) from None
-            self.dirty = True
+            self._removed.clear()
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
-            if self._index.ntotal == 0:
-                n = len(vectors)
+            n, total = len(vectors), self._index.ntotal
+            if total - len(self._removed) <= 0:
                 return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-            return self._index.search(np.ascontiguousarray(vectors, np.float32), min(k, self._index.ntotal))
+            scores, ids = self._index.search(np.ascontiguousarray(vectors, np.float32),
+                                             min(k + len(self._removed), total))
+            if self._removed:       # drop removed ids, keeping the others in rank order
+                gone = np.isin(ids, np.fromiter(self._removed, np.int64))
+                order = np.argsort(gone, axis=1, kind="stable")
+                scores, ids = np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+                gone = np.take_along_axis(gone, order, 1)
+                scores[gone], ids[gone] = -np.inf, -1
+                scores, ids = scores[:, :k], ids[:, :k]
+            return scores, ids
 
     def count(self) -> int:
-        return int(self._index.ntotal)
+        return int(self._index.ntotal) - len(self._removed)
 
     def applied_seq(self) -> int:
         return self._seq
@@ -277,6 +303,7 @@ class FaissIndex:
         if self.path is None:
             return
         with self._lock:
+            self.compact()
             data = faiss.serialize_index(self._index)
             view = memoryview(data)
             pieces = [view[i:i + CHUNK] for i in range(0, len(view), CHUNK)]

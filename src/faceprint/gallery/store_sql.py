@@ -187,5 +187,11 @@ class SQLStore:
     def max_template_id(self) -> int:
         return int(self._q("SELECT coalesce(max(id), 0) FROM templates")[0][0])
 
-    def max_templates_per_subject(self):
-        return int(self._q("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM templates GROUP BY subject_id) x")[0][0])
+    def max_templates_per_subject(self, first_id=None, last_id=None):
+        """Most templates any subject has; with first_id..last_id, among the owners of those templates."""
+        where, args = "", ()
+        if first_id is not None:
+            where = " WHERE subject_id IN (SELECT subject_id FROM templates WHERE id BETWEEN ? AND ?)"
+            args = (first_id, last_id)
+        return int(self._q("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM templates"
+                           f"{where} GROUP BY subject_id) x", args)[0][0])
