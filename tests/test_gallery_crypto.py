@@ -137,5 +137,11 @@ def test_encrypted_postgres_rows_hold_no_raw_template_bytes(postgres_url):
     assert not any(x in joined for x in needles(vecs))
     with pytest.raises(GalleryKeyError):
         Gallery.open(postgres_url, encryption_key=os.urandom(32))
+    new = os.urandom(32)
     with Gallery.open(postgres_url, encryption_key=key) as g:
         assert g.search(vecs[9], k=1)[0].subject.name == "p9"
+        g.rekey(new)
+    with pytest.raises(GalleryKeyError):
+        Gallery.open(postgres_url, encryption_key=key)
+    with Gallery.open(postgres_url, encryption_key=new, readonly=True) as g:
+        assert g.search(vecs[9], k=1)[0].subject.name == "p9" and g.stats()["templates"] == N - 1

@@ -180,7 +180,9 @@ class FaissIndex:
             chunks, crc = [int(n) for n in header["chunks"]], int(header["crc32"])
         except (ValueError, KeyError, TypeError):
             return "has a damaged header"
-        if self.identity is None or header.get("gallery") != self.identity:
+        if self.identity is None:
+            return "cannot be matched to this gallery yet (a writable open gives the gallery its id)"
+        if header.get("gallery") != self.identity:
             return "belongs to another gallery"
         if header.get("factory") != self.factory or header.get("dim") != self.dim:
             return f"was built as {header.get('factory')!r} ({header.get('dim')}-d)"
