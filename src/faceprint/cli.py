@@ -26,11 +26,15 @@ class Parser(argparse.ArgumentParser):
 
 
 # -- argument types: every value is checked at parse time -------------------------------------
-def positive_int(text: str) -> int:
+def _number(text: str, cast, what: str):
     try:
-        v = int(text)
+        return cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def positive_int(text: str) -> int:
+    v = _number(text, int, "a whole number")
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {v}")
     return v
@@ -38,20 +42,14 @@ def positive_int(text: str) -> int:
 
 def rate(text: str) -> float:
     """A rate strictly between 0 and 1 (FPIR, FMR)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    v = _number(text, float, "a number")
     if not 0 < v < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), e.g. 0.001; not {text}")
     return v
 
 
 def finite_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    v = _number(text, float, "a number")
     if not math.isfinite(v):
         raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
     return v
