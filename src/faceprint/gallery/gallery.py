@@ -247,7 +247,7 @@ class Gallery:
         kt = min(max(k * self._max_per_subject, k) + 8, 4096)
         scores, ids = self.index.search(vecs, kt)
         owners = self.store.subject_of(np.unique(ids[ids >= 0]))
-        subjects = {sid: Subject(id=sid, name=name) for sid, name in owners.values()}
+        subjects = self.store.subjects_by_id({sid for sid, _ in owners.values()})
         out = []
         for row_s, row_i in zip(scores, ids):
             best: dict[int, float] = {}
