@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from ..util import chunks
 from .base import Change, Subject
 
 
@@ -95,8 +96,7 @@ class SQLStore:
         """{id: Subject} for the given subject ids (search results carry each subject's metadata)."""
         ids = sorted(int(i) for i in ids)
         out = {}
-        for i in range(0, len(ids), 900):
-            chunk = ids[i:i + 900]
+        for chunk in chunks(ids):
             rows = self._q(self._SUBJECT_SQL + f" WHERE s.id IN ({','.join('?' * len(chunk))})", chunk)
             out.update({r[0]: self._subject(r) for r in rows})
         return out
