@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import zlib
 from pathlib import Path
@@ -241,14 +242,26 @@ class FaissIndex:
                 self.compact()
 
     def compact(self) -> None:
-        """Apply the pending removals to the FAISS index itself."""
+        """Apply the pending removals to the FAISS index itself. Index types that cannot remove
+        (HNSW, fast-scan PQ) but keep exact vectors (HNSW over Flat storage, ...,RFlat) are rebuilt
+        from their own vectors; the others raise IndexNeedsRebuild (the gallery rebuilds from the store)."""
         with self._lock:
             if not self._removed:
                 return
+            removed = np.fromiter(self._removed, np.int64)
             try:
-                self._index.remove_ids(faiss.IDSelectorBatch(np.fromiter(self._removed, np.int64)))
+                self._index.remove_ids(faiss.IDSelectorBatch(removed))
             except RuntimeError as exc:
-                raise IndexNeedsRebuild(str(exc)) from None
+                if not re.fullmatch(r"HNSW\d+(,Flat)?|.*,RFlat|.*,Refine\(Flat\)", self.factory):
+                    raise IndexNeedsRebuild(str(exc)) from None
+                ids = faiss.vector_to_array(self._index.id_map)
+                keep = ids[~np.isin(ids, removed)]
+                fresh = faiss.clone_index(self._index)      # keeps the training, drops the vectors
+                fresh.reset()
+                if len(keep):
+                    fresh.add_with_ids(self._index.reconstruct_batch(keep), keep)
+                self._apply_params(fresh)
+                self._index = fresh
             self._removed.clear()
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

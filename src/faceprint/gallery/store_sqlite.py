@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from urllib.parse import quote
 
 from ..errors import GalleryError, GalleryPurgePendingError
+from ..util import chunks
 from .store_sql import SQLStore
 
 SCHEMA = """
@@ -49,7 +50,7 @@ def _open_error(path: str, exc: Exception) -> GalleryError:
 
 
 class SQLiteStore(SQLStore):
-    def __init__(self, path: str, *, create: bool = False, readonly: bool = False, key: bytes | None = None):
+    def __init__(self, path: str, *, create: bool = True, readonly: bool = False, key: bytes | None = None):
         self.path = self.where = str(path)
         self.readonly = readonly
         self._lock = threading.RLock()
@@ -76,9 +77,11 @@ class SQLiteStore(SQLStore):
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
                             c.execute(statement)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, GalleryError) as exc:
             if hasattr(self, "_conn"):
                 self._conn.close()
+            if isinstance(exc, GalleryError):
+                raise
             raise _open_error(path, exc) from None
         try:
             self._setup(key)
@@ -156,8 +159,7 @@ class SQLiteStore(SQLStore):
         c.executemany("INSERT OR IGNORE INTO subjects(name, metadata, created, updated) VALUES (?, '{}', ?, ?)",
                       [(n, ts, ts) for n in names])
         sid = {}
-        for i in range(0, len(names), 900):
-            chunk = names[i:i + 900]
+        for chunk in chunks(names):
             sid.update(c.execute(f"SELECT name, id FROM subjects WHERE name IN ({','.join('?' * len(chunk))})",
                                  chunk).fetchall())
         return sid
@@ -187,8 +189,7 @@ class SQLiteStore(SQLStore):
     def subject_of(self, template_ids):
         ids = [int(i) for i in template_ids]
         out = {}
-        for i in range(0, len(ids), 900):
-            chunk = ids[i:i + 900]
+        for chunk in chunks(ids):
             out.update({r[0]: (r[1], r[2]) for r in self._q(
                 f"SELECT t.id, s.id, s.name FROM templates t JOIN subjects s ON s.id = t.subject_id "
                 f"WHERE t.id IN ({','.join('?' * len(chunk))})", chunk)})
