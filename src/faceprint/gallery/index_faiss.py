@@ -116,11 +116,9 @@ class FaissIndex:
         self._removed: set[int] = set()
         self.header: dict | None = None     # the loaded file's header: the store position it reflects
         self.dirty = False                  # the in-memory index differs from the file
+        self.reset()                        # refuses a bad factory string or parameters before any file is read
         if self.path and self.path.exists():
             self._load()
-        if self._index is None:
-            self.reset()
-        self._apply_params(self._index)     # refuse bad parameters at open, not at the first search
 
     # -- construction -----------------------------------------------------------------------
     def _new(self):
@@ -169,8 +167,9 @@ class FaissIndex:
         except OSError:
             return
         why = self._reject(raw)
-        if why:
-            log.warning("index file %s %s; rebuilding it from the store", self.path, why)
+        if why:     # another index type or parameters is a choice, not damage
+            log.log(logging.INFO if why.startswith("was built as") else logging.WARNING,
+                    "index file %s %s; rebuilding it from the store", self.path, why)
 
     def _reject(self, raw: bytes) -> str | None:
         if not raw.startswith(MAGIC) or b"\n" not in raw[len(MAGIC):]:
@@ -204,6 +203,7 @@ class FaissIndex:
             return "cannot be read"
         if index.ntotal != header.get("count") or index.d != self.dim:
             return "does not match its header"
+        self._apply_params(index)
         self._index, self._seq, self.header, self.dirty = index, int(header["seq"]), header, False
         return None
 
