@@ -98,6 +98,8 @@ def test_deletes_killed_at_random_moments_leave_no_deleted_bytes(tmp_path):
     keep = {start + 10: stored(start + 10)}
     assert set(files_holding(tmp_path, keep)) == {"g.db", "g.db.index"}
     assert len(deleted) >= 5
+    print(f"6 kills (3 while saving the index), {len(deleted)} subjects deleted ({in_flight} by the deletion "
+          "in flight at a kill): none of their bytes in any file")
 
 
 @pytest.mark.parametrize("damage", ["foreign", "truncated", "zeroed", "garbage", "header only", "empty"])
