@@ -31,6 +31,9 @@ class MilvusIndex:
             self._create()
         self._seq = int(store.meta().get(self._seq_key, 0))
 
+    def check_capacity(self, n_total: int) -> None:
+        """Milvus trains nothing up front: any count fits."""
+
     def _create(self) -> None:
         self._client.create_collection(self.collection, dimension=self.dim, metric_type="IP", primary_field_name="id",
                                        id_type="int", vector_field_name="vector", auto_id=False,
@@ -75,9 +78,10 @@ class MilvusIndex:
 
     def set_applied_seq(self, seq: int) -> None:
         self._seq = seq
-        self.store.set_meta({self._seq_key: str(seq)})
+        if not self.store.readonly:     # a read-only gallery never writes its store
+            self.store.set_meta({self._seq_key: str(seq)})
 
-    def persist(self) -> None:
+    def persist(self, position: dict | None = None) -> None:
         with self._lock:
             self._client.flush(self.collection)
 
