@@ -397,20 +397,28 @@ def cmd_gallery(args) -> int:
 
 
 def cmd_watch(args) -> int:
+    import signal
+
     from .stream import make_sinks, watch
     eng = _engine(args)
     with _gallery(args, eng) as g:
         sinks = make_sinks(events=args.events, stdout=args.json, webhook=args.webhook, mqtt=args.mqtt)
         w = watch(args.source, gallery=g, engine=eng, fpir=args.fpir, threshold=args.threshold,
                   fps=args.fps or None, min_face=args.min_face, sinks=sinks, output=args.output,
-                  save_unknown=args.save_unknown, progress=not args.json,
-                  threads=args.threads)
-        for e in w:
-            if not args.json and e.event in ("recognized", "unknown", "source_lost", "source_back"):
-                who = e.subject or (e.reason if e.event == "source_lost" else "")
-                score = f"  score {e.score:.3f}" if e.score is not None else ""
-                track = f"  track {e.track}" if e.track is not None else ""
-                print(f"{e.time:9.2f}s  {e.event:<11} {who}{score}{track}", flush=True)
+                  save_unknown=args.save_unknown, progress=not args.json, threads=args.threads)
+        # Ctrl-C ends the watch cleanly (open tracks still get their events); a second one aborts.
+        prev = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, lambda *_: (w.stop(), signal.signal(signal.SIGINT, prev)))
+        try:
+            with w:
+                for e in w:
+                    if not args.json and e.event in ("recognized", "unknown", "source_lost", "source_back"):
+                        who = e.subject or (e.reason if e.event == "source_lost" else "")
+                        score = f"  score {e.score:.3f}" if e.score is not None else ""
+                        track = f"  track {e.track}" if e.track is not None else ""
+                        print(f"{e.time:9.2f}s  {e.event:<11} {who}{score}{track}", flush=True)
+        finally:
+            signal.signal(signal.SIGINT, prev)
         if not args.json:
             st = w.stats
             print(f"analysed {st['frames']} frames, {st['tracks']} tracks; dropped {st['dropped']} "

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import FaceprintError
 
 EVENT_TYPES = ("recognized", "unknown", "track_end", "source_lost", "source_back")
+TRACK_FIELDS = ("track", "subject", "score", "first_seen", "frame", "box")
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,16 @@ class Event:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Track events always carry the track fields (subject is null for `unknown`); source events
+        carry `reason` instead."""
         d = asdict(self)
         for k in ("time", "first_seen"):
             if d[k] is not None:
                 d[k] = round(d[k], 3)
         if d["score"] is not None:
             d["score"] = round(d["score"], 4)
-        return {k: v for k, v in d.items() if v is not None}
+        drop = TRACK_FIELDS if self.track is None else ("reason",)
+        return {k: v for k, v in d.items() if k not in drop and (v is not None or self.track is not None)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
