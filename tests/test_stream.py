@@ -98,6 +98,8 @@ def test_cli_watch_writes_events_and_prints_json(short, gallery_path, tmp_path, 
 def test_cli_watch_refuses_bad_input(short, gallery_path, tmp_path, capsys):
     assert main(["watch", str(short), "--gallery", str(tmp_path / "missing.db")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["watch", str(short), "--gallery", str(gallery_path), "--embedder", "dlib"]) == 2
+    assert "holds 'sface' templates" in capsys.readouterr().err
     not_video = tmp_path / "notes.mp4"
     not_video.write_text("not a video")
     for source in (str(tmp_path / "absent.mp4"), str(not_video), "http://127.0.0.1:9/cam"):

@@ -12,7 +12,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import ModelMismatchError, UsageError
 from ..progress import progress
 from ..types import Face
 from .sinks import AnnotatedVideo, Event, _warn
@@ -38,6 +38,9 @@ class Watcher:
             raise UsageError(f"min_face must be 0 or more pixels, not {min_face}")
         self.gallery = gallery
         self.engine = engine or gallery.engine or _engine_for(gallery)
+        if gallery.model and self.engine.model_id != gallery.model:
+            raise ModelMismatchError(f"the gallery holds {gallery.model!r} templates but the engine makes "
+                                     f"{self.engine.model_id!r} ones; use the gallery's model (--embedder/--flip)")
         self.fpir, self.threshold = fpir, threshold
         self.fps = fps
         self.detect_width = detect_width
