@@ -108,7 +108,7 @@ def test_cli_watch_refuses_bad_input(short, gallery_path, tmp_path, capsys):
         assert err.startswith("faceprint: error:") and err.count("\n") == 1 and "Traceback" not in err, err
 
 
-def test_failing_sink_does_not_stop_the_watcher(short, gallery, engine, tmp_path):
+def test_failing_sink_does_not_stop_the_watcher(short, gallery, engine, tmp_path, caplog):
     class Broken:
         name = "broken"
 
@@ -123,6 +123,7 @@ def test_failing_sink_does_not_stop_the_watcher(short, gallery, engine, tmp_path
     lines = (tmp_path / "e.jsonl").read_text().splitlines()
     assert [json.loads(x) for x in lines] == [e.to_dict() for e in events]
     assert any(e.event == "recognized" and e.subject == "Hugo_Chavez" for e in events)
+    assert "broken sink: receiver is down" in caplog.text and "broken sink: still down" in caplog.text
 
 
 def test_live_mjpeg_recognises_and_survives_an_outage(lfw, engine, gallery):

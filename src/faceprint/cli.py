@@ -419,7 +419,7 @@ def cmd_watch(args) -> int:
                         print(f"{e.time:9.2f}s  {e.event:<11} {who}{score}{track}", flush=True)
         finally:
             signal.signal(signal.SIGINT, prev)
-        if not args.json:
+        if not args.json and not getattr(args, "quiet", False):
             st = w.stats
             print(f"analysed {st['frames']} frames, {st['tracks']} tracks; dropped {st['dropped']} "
                   f"live frames; events {st['events']}", file=sys.stderr)

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ModelMismatchError, UsageError
 from ..progress import progress
 from ..types import Face
-from .sinks import AnnotatedVideo, Event, _warn
+from .sinks import AnnotatedVideo, Event, sink_failed
 from .sources import FileSource, Frame, LiveSource, Status, open_source
 from .tracker import FaceTracker
 from .vote import Gate, TrackVote, VotePolicy, decide
@@ -76,7 +76,7 @@ class Watcher:
             try:
                 sink.emit(event)
             except Exception as exc:   # a failing sink never stops the watcher
-                _warn(getattr(sink, "name", type(sink).__name__), exc)
+                sink_failed(sink, exc)
         return event
 
     def _run(self) -> Iterator[Event]:
@@ -193,7 +193,7 @@ class Watcher:
             try:
                 sink.close()
             except Exception as exc:
-                _warn(getattr(sink, "name", type(sink).__name__), exc)
+                sink_failed(sink, exc)
 
 
 def _engine_for(gallery):

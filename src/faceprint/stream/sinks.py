@@ -5,6 +5,7 @@ never holds up recognition; a sink that fails logs one line to stderr and the wa
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import sys
 import threading
@@ -57,8 +58,11 @@ class Event:
         return json.dumps(self.to_dict())
 
 
-def _warn(name: str, exc: BaseException | str) -> None:
-    print(f"faceprint watch: {name} sink: {exc}", file=sys.stderr)
+log = logging.getLogger(__name__)
+
+
+def sink_failed(sink, exc: BaseException) -> None:
+    log.warning("%s sink: %s", getattr(sink, "name", type(sink).__name__), exc)
 
 
 class JSONLSink:
@@ -114,7 +118,7 @@ class _Background:
                 self.sent += 1
             except Exception as exc:   # any failure of the receiver: count it, say it, go on
                 self.failed += 1
-                _warn(self.name, exc)
+                sink_failed(self, exc)
 
     def _send(self, event: Event) -> None:
         raise NotImplementedError
