@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import FaceprintError
+from .sources import need
 
 EVENT_TYPES = ("recognized", "unknown", "track_end", "source_lost", "source_back")
 TRACK_FIELDS = ("track", "subject", "score", "first_seen", "frame", "box")
@@ -166,10 +167,7 @@ class MQTTSink(_Background):
     name = "mqtt"
 
     def __init__(self, url: str, *, client_id: str = "", timeout: float = 10.0):
-        try:
-            import paho.mqtt.client as mqtt
-        except ImportError:
-            raise FaceprintError("--mqtt needs paho-mqtt: pip install 'faceprint[video]'") from None
+        mqtt = need("paho.mqtt.client")
         u = urllib.parse.urlsplit(url)
         if u.scheme not in ("mqtt", "mqtts") or not u.hostname or not u.path.strip("/"):
             raise FaceprintError(f"MQTT URL must look like mqtt://host:1883/topic, not {url!r}")
@@ -206,7 +204,7 @@ class AnnotatedVideo:
     """Writes the analysed frames with each track's box, name (or "unknown") and score drawn."""
 
     def __init__(self, path: str | Path, fps: float):
-        import av
+        av = need("av")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._av = av

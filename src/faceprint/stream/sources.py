@@ -3,6 +3,7 @@ a thread that keeps only the newest due frame, so analysis never falls behind re
 streams reconnect with back-off and say so."""
 from __future__ import annotations
 
+import importlib
 import itertools
 import threading
 import time
@@ -42,6 +43,16 @@ class Status:
     reason: str = ""
 
 
+def need(module: str):
+    """Import one of the [video] extra's packages, or say how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        how = ("pip install --no-deps trackers==2.6.1 (it declares the GUI opencv-python)"
+               if module.startswith("trackers") else "pip install 'faceprint[video]'")
+        raise FaceprintError(f"faceprint watch needs {module.split('.')[0]}: {how}") from None
+
+
 def redact(spec: str) -> str:
     """The source as it may appear in events and logs: a URL's password is replaced by ***."""
     parts = urllib.parse.urlsplit(spec)
@@ -61,7 +72,7 @@ Decoded = Callable[[], "np.ndarray | None"]
 
 
 def _pyav_frames(url: str, *, threads: int | None = None, timeout: float = 10.0) -> Iterator[tuple[Decoded, float | None]]:
-    import av
+    av = need("av")
     options = {"rtsp_transport": "tcp"} if url.startswith(("rtsp://", "rtsps://")) else {}
     try:
         container = av.open(url, options=options, timeout=(timeout, timeout))
@@ -165,7 +176,7 @@ class FileSource:
         self.total_frames, self.duration, self.rate = self._probe()
 
     def _probe(self) -> tuple[int | None, float | None, float]:
-        import av
+        av = need("av")
         try:
             with av.open(str(self.path)) as c:
                 if not c.streams.video:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import Face
+from .sources import need
 
 
 class FaceTracker:
@@ -15,9 +16,8 @@ class FaceTracker:
     """
 
     def __init__(self, fps: float, *, lost_seconds: float = 1.0, min_score: float = 0.6):
-        import supervision as sv
-        from trackers import ByteTrackTracker
-        self._sv = sv
+        sv = self._sv = need("supervision")
+        ByteTrackTracker = need("trackers").ByteTrackTracker
         # lost_track_buffer is counted in 30 fps frames whatever the frame rate; the first detection
         # of a track only gets an id on its second frame (minimum_consecutive_frames=1 still does).
         self._bt = ByteTrackTracker(lost_track_buffer=max(1, round(30 * lost_seconds)), frame_rate=fps,
