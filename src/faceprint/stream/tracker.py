@@ -9,14 +9,15 @@ from .sources import need
 
 
 class FaceTracker:
-    """update(faces, t) -> [(track id, face)] for the faces that belong to a confirmed track.
+    """update(faces, t) -> ([(track id, face)] for faces on a confirmed track, [ids of tracks that
+    ended]); each ended id is returned once.
 
     lost_seconds: how long a track survives without a detection (a turned head, a passer-by in
-    front) before it ends; ended tracks are returned by update() once, as `ended`.
+    front) before it ends.
     """
 
     def __init__(self, fps: float, *, lost_seconds: float = 1.0, min_score: float = 0.6):
-        sv = self._sv = need("supervision")
+        self._sv = need("supervision")
         ByteTrackTracker = need("trackers").ByteTrackTracker
         # lost_track_buffer is counted in 30 fps frames whatever the frame rate; the first detection
         # of a track only gets an id on its second frame (minimum_consecutive_frames=1 still does).
