@@ -15,7 +15,8 @@ from ..types import Face
 
 
 class DlibResNet:
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, *, runtime: str | None = None, threads: int | None = None):
+        # dlib runs its own single-threaded CPU code: runtime and threads do not apply.
         import dlib
 
         self._dlib = dlib
