@@ -29,6 +29,10 @@ class MilvusIndex:
         self._lock = threading.RLock()
         if not self._client.has_collection(self.collection):
             self._create()
+        else:
+            # An existing collection opens released (milvus-lite 3 / pymilvus 3 after a restart);
+            # searching it would fail until it is loaded. Loading a loaded collection is a no-op.
+            self._client.load_collection(self.collection)
         self._seq = int(store.meta().get(self._seq_key, 0))
 
     def _create(self) -> None:
