@@ -100,3 +100,17 @@ def test_lfw_ten_fold_accuracy_of_the_default_engine(engine, lfw):
         cache.close()
     assert r["pairs"] == 6000 and r["failures_to_detect"] == 0
     assert abs(r["accuracy_mean"] - 0.9942) <= 0.0005, r["accuracy_mean"]
+
+
+def test_templates_batch_equals_one_photo_at_a_time(engine, fr):
+    """The bulk path (faces of several photos embedded together) gives the per-photo templates."""
+    photos = [fr / "examples/two_people.jpg", fr / "examples/obama.jpg", np.full((200, 300, 3), 90, np.uint8),
+              fr / "examples/knn_examples/test/obama_and_biden.jpg"]
+    every = engine.templates_batch(photos, chunk=3)
+    assert [len(t) for t in every] == [2, 1, 0, 3]
+    for got, photo in zip(every, photos):
+        for a, b in zip(got, engine.templates(photo)):
+            assert float(a.vector @ b.vector) > 0.9999 and np.allclose(a.face.box, b.face.box)
+    largest = engine.templates_batch(photos, select="largest")
+    assert [len(t) for t in largest] == [1, 1, 0, 1]
+    assert float(largest[3][0].vector @ engine.template(photos[3]).vector) > 0.9999

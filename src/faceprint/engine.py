@@ -1,6 +1,8 @@
 """Engine: wires a detector, an embedder and the matcher into the batch-first public API."""
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import cv2
@@ -93,12 +95,19 @@ class Engine:
         "score") only its most prominent face (an empty list where a photo has none). An input that
         cannot be read raises, naming it; load photos with load() first to handle those one by one."""
         out: list[list[Template]] = []
-        for i in range(0, len(images), chunk):
-            loaded = [self.load(im, rgb=rgb) for im in images[i:i + chunk]]
-            faces = self.detector.detect(loaded)
-            if select is not None:
-                faces = [[f[pick_face(f, img.shape, select)]] if f else [] for f, img in zip(faces, loaded)]
-            out += self._templates(loaded, faces)
+        chunks = [images[i:i + chunk] for i in range(0, len(images), chunk)]
+        # Photos are decoded by worker threads (Pillow and OpenCV release the GIL) one chunk ahead
+        # of the chunk being detected and embedded.
+        with ThreadPoolExecutor(max_workers=self.threads or os.cpu_count() or 1) as pool:
+            pending = [pool.submit(self.load, im, rgb=rgb) for im in chunks[0]] if chunks else []
+            for k in range(len(chunks)):
+                loaded = [f.result() for f in pending]
+                if k + 1 < len(chunks):
+                    pending = [pool.submit(self.load, im, rgb=rgb) for im in chunks[k + 1]]
+                faces = self.detector.detect(loaded)
+                if select is not None:
+                    faces = [[f[pick_face(f, img.shape, select)]] if f else [] for f, img in zip(faces, loaded)]
+                out += self._templates(loaded, faces)
         return out
 
     def _templates(self, images: list[np.ndarray], faces: list[list[Face]]) -> list[list[Template]]:
