@@ -13,7 +13,7 @@ from . import runtime as runtimes
 from .detect import Detector, create_detector
 from .embed import Embedder, create_embedder, embed_crops
 from .errors import ModelError, NoFaceError
-from .imageio import DEFAULT_LIMITS, ImageInput, Limits, describe, load_image
+from .imageio import DEFAULT_LIMITS, ImageInput, Limits, decode, describe, load_image
 from .match import compare as compare_templates
 from .types import Face, Template, Verification
 
@@ -84,9 +84,10 @@ class Engine:
         return self.detector.detect([self.load(im, rgb=rgb) for im in images])
 
     # -- templates --------------------------------------------------------------------------
-    def templates_for(self, image: np.ndarray, faces: list[Face]) -> list[Template]:
-        """Templates for given faces of an already-decoded BGR image (one batched forward pass)."""
-        return self._templates([image], [faces])[0]
+    def templates_for(self, image: np.ndarray, faces: list[Face], *, source: str | None = None) -> list[Template]:
+        """Templates for given faces of an already-decoded BGR image (one batched forward pass);
+        source: the SHA-256 of the photo they came from, kept on each Template."""
+        return self._templates([image], [faces], [source])[0]
 
     def templates_batch(self, images: Sequence[ImageInput], *, select: str | None = None, rgb: bool = False,
                         chunk: int = 64) -> list[list[Template]]:
@@ -99,43 +100,49 @@ class Engine:
         # Photos are decoded by worker threads (Pillow and OpenCV release the GIL) one chunk ahead
         # of the chunk being detected and embedded.
         with ThreadPoolExecutor(max_workers=self.threads or os.cpu_count() or 1) as pool:
-            pending = [pool.submit(self.load, im, rgb=rgb) for im in chunks[0]] if chunks else []
+            def submit(batch):
+                return [pool.submit(decode, im, rgb=rgb, limits=self.limits) for im in batch]
+
+            pending = submit(chunks[0]) if chunks else []
             for k in range(len(chunks)):
-                loaded = [f.result() for f in pending]
+                loaded, sources = zip(*[f.result() for f in pending])
                 if k + 1 < len(chunks):
-                    pending = [pool.submit(self.load, im, rgb=rgb) for im in chunks[k + 1]]
-                faces = self.detector.detect(loaded)
+                    pending = submit(chunks[k + 1])
+                faces = self.detector.detect(list(loaded))
                 if select is not None:
                     faces = [[f[pick_face(f, img.shape, select)]] if f else [] for f, img in zip(faces, loaded)]
-                out += self._templates(loaded, faces)
+                out += self._templates(list(loaded), faces, list(sources))
         return out
 
-    def _templates(self, images: list[np.ndarray], faces: list[list[Face]]) -> list[list[Template]]:
+    def _templates(self, images: list[np.ndarray], faces: list[list[Face]],
+                   sources: list[str | None]) -> list[list[Template]]:
+        """Templates of the given faces of several photos, all embedded in one batched call."""
         crops = [self.embedder.crops(img, fs) for img, fs in zip(images, faces)]
         flat = [c for cs in crops for c in cs]
         vectors = iter(embed_crops(self.embedder, flat, flip=self.flip))
-        return [[self._template(face, crop, next(vectors)) for face, crop in zip(fs, cs)]
-                for fs, cs in zip(faces, crops)]
+        return [[self._template(face, crop, next(vectors), source) for face, crop in zip(fs, cs)]
+                for fs, cs, source in zip(faces, crops, sources)]
 
-    def _template(self, face: Face, crop, vec: np.ndarray) -> Template:
+    def _template(self, face: Face, crop, vec: np.ndarray, source: str | None) -> Template:
         if isinstance(crop, tuple):          # a fused embedder: one crop per part model
             crop = crop[0]
         q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None)
-        return Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail)
+        return Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail,
+                        source=source)
 
     def templates(self, image: ImageInput, *, rgb: bool = False) -> list[Template]:
         """One Template per detected face, best detection first; empty if there is no face."""
-        img = self.load(image, rgb=rgb)
-        return self.templates_for(img, self.detector.detect([img])[0])
+        img, source = decode(image, rgb=rgb, limits=self.limits)
+        return self.templates_for(img, self.detector.detect([img])[0], source=source)
 
     def template(self, image: ImageInput, *, select: str = "largest", rgb: bool = False) -> Template:
         """Template of the most prominent face; raises NoFaceError when there is none."""
-        img = self.load(image, rgb=rgb)
+        img, source = decode(image, rgb=rgb, limits=self.limits)
         faces = self.detector.detect([img])[0]
         if not faces:
             raise NoFaceError(f"no face found in {describe(image)}; use a photo where the face is "
                               "visible, at least about 20 px wide")
-        return self.templates_for(img, [faces[pick_face(faces, img.shape, select)]])[0]
+        return self.templates_for(img, [faces[pick_face(faces, img.shape, select)]], source=source)[0]
 
     # -- comparison -------------------------------------------------------------------------
     def compare(self, a: Template, b: Template) -> float:

@@ -43,6 +43,8 @@ class DlibResNet:
         return chips
 
     def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        if not crops:
+            return np.zeros((0, self.dim), np.float32)
         with self._lock:
             out = self._net.compute_face_descriptor([np.ascontiguousarray(c) for c in crops])
         return np.asarray([np.asarray(v) for v in out], np.float32)
