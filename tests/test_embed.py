@@ -76,3 +76,9 @@ def test_batches_larger_than_one_forward_pass(engine, faces):
 def test_empty_face_list_gives_empty_matrix(engine, faces):
     img, _ = faces["obama"]
     assert embed(engine.embedder, img, []).shape == (0, 128)
+
+
+def test_unknown_runtime_names_the_choices():
+    from faceprint import Engine, ModelError
+    with pytest.raises(ModelError, match="openvino, onnxruntime, opencv"):
+        Engine(runtime="tensorrt")
