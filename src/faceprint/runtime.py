@@ -152,11 +152,16 @@ class Session:
 
     threads: the runtime's own intra-op thread count (OpenVINO INFERENCE_NUM_THREADS, onnxruntime
     intra_op_num_threads; cv2.dnn only has the process-wide cv2.setNumThreads). None: all cores.
+    exact: compute in f32 everywhere. Otherwise OpenVINO uses its own default for the CPU: bf16
+    where the CPU computes it natively (AVX512-BF16/AMX), f32 elsewhere (the other runtimes are
+    always f32).
     """
 
-    def __init__(self, path: str | Path, *, runtime: str | None = None, threads: int | None = None):
+    def __init__(self, path: str | Path, *, runtime: str | None = None, threads: int | None = None,
+                 exact: bool = False):
         self.runtime = resolve(runtime)
         self.threads = threads
+        self.exact = exact
         # Runtimes keep per-request state; one call at a time per session.
         self._lock = threading.Lock()
         getattr(self, f"_load_{self.runtime}")(str(path))
@@ -168,10 +173,8 @@ class Session:
         config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
                   # Pinned threads fight every other process for the pinned cores on a shared machine.
                   "ENABLE_CPU_PINNING": False}
-        # Precision is OpenVINO's own choice for the CPU: bf16 where the CPU computes it natively
-        # (AVX512-BF16/AMX), f32 elsewhere. Measured on LFW (README): bf16 99.42%, f32 99.38%, and a
-        # bf16 template scores >= 0.996 against the f32 template of the same photo, so galleries
-        # made on one kind of CPU serve the other.
+        if self.exact:
+            config["INFERENCE_PRECISION_HINT"] = "f32"
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = str(int(self.threads))
         compiled = core.compile_model(core.read_model(path), "CPU", config)

@@ -55,7 +55,9 @@ class YuNet:
         self.max_side = max_side
         self.min_side = min_side
         self.score_threshold, self.nms_threshold, self.top_k = score_threshold, nms_threshold, top_k
-        self.session = Session(spec.onnx(dynamic_hw=True), runtime=runtime, threads=threads)
+        # f32 even where OpenVINO would pick bf16: bf16 moves landmarks by up to 5 px on large faces,
+        # and detection is the small part of a template's time.
+        self.session = Session(spec.onnx(dynamic_hw=True), runtime=runtime, threads=threads, exact=True)
         self.runtime = self.session.runtime
 
     def _scale_for(self, h: int, w: int) -> float:

@@ -24,6 +24,9 @@ class OnnxEmbedder:
     def __init__(self, path: str | Path, *, mean: float = 127.5, std: float = 127.5, rgb: bool = True,
                  crop: str = "arcface-112", runtime: str | None = None, threads: int | None = None,
                  name: str | None = None, spec: ModelSpec | None = None):
+        # OpenVINO may compute in bf16 here (its default on CPUs with native bf16): for SFace that
+        # halves the time at equal LFW accuracy, and a bf16 template scores >= 0.996 against the
+        # f32 one of the same photo (README, "Default models").
         self.session = Session(path, runtime=runtime, threads=threads)
         self.runtime = self.session.runtime
         h, w = self.session.input_shape[2:4]
