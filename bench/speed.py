@@ -4,6 +4,7 @@ photo (so a busy shared machine slows every contender alike and the ratios stay 
 
     .venv/bin/pip install --no-deps face-recognition==1.3.0     # the peer, for this bench only
     .venv/bin/python bench/speed.py [--lfw-images 200] [--reps 30] [--bulk 1000]
+    .venv/bin/pip uninstall -y face-recognition     # pip check: it names dlib, which dlib-bin provides
 
 Per photo the largest face is used (one face per photo in both sets), so "per face" = per photo.
 Stages: detect (YuNet incl. resizing and decoding), align (5-point warp), embed (SFace forward
