@@ -80,7 +80,7 @@ class Watcher:
         return event
 
     def _run(self) -> Iterator[Event]:
-        tracker = FaceTracker(self.fps or 10.0)
+        tracker = FaceTracker()
         votes: dict[int, TrackVote] = {}
         started = time.perf_counter()
         src = self.source
@@ -93,7 +93,7 @@ class Watcher:
                 if item.event == "source_lost":   # a track lives within one unbroken stream
                     for tid in tracker.end_all():
                         yield from self._end(votes.pop(tid, None))
-                    tracker = FaceTracker(self.fps or 10.0)
+                    tracker = FaceTracker()
                 yield self._emit(Event(item.event, self.name, item.time, time.time(), reason=item.reason or None))
                 continue
             frame: Frame = item

@@ -48,9 +48,7 @@ def need(module: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        how = ("pip install --no-deps trackers==2.6.1 (it declares the GUI opencv-python)"
-               if module.startswith("trackers") else "pip install 'faceprint[video]'")
-        raise FaceprintError(f"faceprint watch needs {module.split('.')[0]}: {how}") from None
+        raise FaceprintError(f"faceprint watch needs {module.split('.')[0]}: pip install 'faceprint[video]'") from None
 
 
 def redact(spec: str) -> str:

@@ -1,48 +1,86 @@
-"""Follows faces across frames with ByteTrack (the `trackers` package, Roboflow's clean-room
-implementation) and tells which tracks have ended."""
+"""Follows faces across frames: IoU matching of detections to each track's box predicted at constant
+velocity (SORT's association, greedy instead of Hungarian, which is the same answer for the few,
+separated faces of a scene). Why not ByteTrack from `trackers` or `supervision`: every release of
+them that has it requires the GUI `opencv-python`, which would replace `opencv-python-headless` and
+fail `pip check` (see README, "Watch video and cameras")."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..types import Face
-from .sources import need
+
+
+@dataclass
+class _Track:
+    id: int
+    box: np.ndarray          # x0, y0, x1, y1 at `seen`
+    velocity: np.ndarray     # px per second of each coordinate
+    seen: float
+
+    def predict(self, t: float) -> np.ndarray:
+        return self.box + self.velocity * (t - self.seen)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in a (N, 4) with every box in b (M, 4), x0 y0 x1 y1."""
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
+    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
 
 
 class FaceTracker:
-    """update(faces, t) -> ([(track id, face)] for faces on a confirmed track, [ids of tracks that
-    ended]); each ended id is returned once.
+    """update(faces, t) -> ([(track id, face)], [ids of tracks that ended]); each ended id is
+    returned once.
 
     lost_seconds: how long a track survives without a detection (a turned head, a passer-by in
-    front) before it ends.
+    front) before it ends. min_score: detector score a face needs to start a track. min_iou: overlap
+    with a track's predicted box that continues it.
     """
 
-    def __init__(self, fps: float, *, lost_seconds: float = 1.0, min_score: float = 0.6):
-        self._sv = need("supervision")
-        ByteTrackTracker = need("trackers").ByteTrackTracker
-        # lost_track_buffer is counted in 30 fps frames whatever the frame rate; the first detection
-        # of a track only gets an id on its second frame (minimum_consecutive_frames=1 still does).
-        self._bt = ByteTrackTracker(lost_track_buffer=max(1, round(30 * lost_seconds)), frame_rate=fps,
-                                    track_activation_threshold=min_score, high_conf_det_threshold=min_score,
-                                    minimum_consecutive_frames=1, minimum_iou_threshold=0.1)
-        self._alive: set[int] = set()
+    def __init__(self, *, lost_seconds: float = 1.0, min_score: float = 0.6,
+                 min_iou: float = 0.1, smoothing: float = 0.5):
+        self.lost_seconds, self.min_score, self.min_iou, self.smoothing = lost_seconds, min_score, min_iou, smoothing
+        self._tracks: list[_Track] = []
+        self._next = 0
 
     def update(self, faces: list[Face], t: float) -> tuple[list[tuple[int, Face]], list[int]]:
-        sv = self._sv
-        if faces:
-            boxes = np.array([[f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]] for f in faces],
-                             np.float32)
-            det = sv.Detections(xyxy=boxes, confidence=np.array([f.score for f in faces], np.float32),
-                                data={"i": np.arange(len(faces))})
-        else:
-            det = sv.Detections.empty()
-        out = self._bt.update(det, timestamp=t)
-        tracked = [(int(tid), faces[int(i)]) for tid, i in zip(out.tracker_id, out.data.get("i", []))
-                   if tid >= 0]
-        alive = {int(tr.tracker_id) for tr in self._bt.tracks if tr.tracker_id >= 0}
-        ended = sorted(self._alive - alive)
-        self._alive = alive
+        boxes = np.array([[f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]] for f in faces],
+                         np.float64).reshape(-1, 4)
+        tracked: list[tuple[int, Face]] = []
+        free = set(range(len(faces)))
+        if self._tracks and len(faces):
+            iou = _iou(np.array([tr.predict(t) for tr in self._tracks]), boxes)
+            used = set()
+            # Greedy: the best-overlapping pair first.
+            for r, c in zip(*np.unravel_index(np.argsort(-iou, axis=None), iou.shape)):
+                if iou[r, c] < self.min_iou:
+                    break
+                if r in used or c not in free:
+                    continue
+                used.add(r)
+                free.discard(c)
+                tr = self._tracks[r]
+                dt = t - tr.seen
+                if dt > 0:
+                    v = (boxes[c] - tr.box) / dt
+                    tr.velocity = self.smoothing * tr.velocity + (1 - self.smoothing) * v
+                tr.box, tr.seen = boxes[c], t
+                tracked.append((tr.id, faces[c]))
+        for c in sorted(free):
+            if faces[c].score >= self.min_score:
+                self._tracks.append(_Track(self._next, boxes[c], np.zeros(4), t))
+                tracked.append((self._next, faces[c]))
+                self._next += 1
+        ended = [tr.id for tr in self._tracks if t - tr.seen > self.lost_seconds]
+        self._tracks = [tr for tr in self._tracks if t - tr.seen <= self.lost_seconds]
         return tracked, ended
 
     def end_all(self) -> list[int]:
-        ended, self._alive = sorted(self._alive), set()
+        ended, self._tracks = [tr.id for tr in self._tracks], []
         return ended
