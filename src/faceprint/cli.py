@@ -224,6 +224,42 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .service import serve
+    settings = serve.settings_from_args(args)
+    serve.check(settings)
+    serve.run(settings)
+    return 0
+
+
+def cmd_keys(args) -> int:
+    from .service import serve
+    out = serve.keys(args.gallery, args.action, role=args.role, name=args.name, key_id=args.key_id)
+    if args.json or args.action == "create":
+        _print_json(out) if args.json else print(
+            f"{out['key']}\n(key id {out['id']}, role {out['role']}, gallery {out['gallery']}; "
+            "shown once: store it now, only its hash is kept)")
+    elif args.action == "list":
+        for k in out:
+            state = f"revoked {k['revoked']}" if k["revoked"] else "active"
+            print(f"{k['id']}  {k['role']:<9} {k['name'] or '-':<20} created {k['created']}  {state}")
+    else:
+        print(f"revoked key {args.key_id}")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from .service import serve
+    rows = serve.audit_rows(args.gallery, since=args.since, subject=args.subject)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['ts']}  {r['action']:<15} {r['subject'] or '-':<25} key {r['key_id'] or '-':<12} "
+              f"{r['client'] or '-':<15} {json.dumps(r['outcome'])}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="faceprint", description="Offline face recognition.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -309,6 +345,35 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)
     sp.set_defaults(func=cmd_gallery)
+
+    sp = sub.add_parser("serve", help="run the REST API (native + CompreFace-compatible) and web page")
+    sp.add_argument("--gallery", action="append", required=True, metavar="[NAME=]PATH",
+                    help="SQLite file or postgresql:// URL; repeat as NAME=PATH to serve several galleries")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--workers", type=int, default=1, help="worker processes (each loads the models once)")
+    sp.add_argument("--index", default="Flat", help="FAISS factory string (default: Flat = exact)")
+    sp.add_argument("--encryption-key-file", default=None,
+                    help="key for templates encrypted at rest (or FACEPRINT_ENCRYPTION_KEY_FILE)")
+    sp.add_argument("--max-upload-mb", type=float, default=10, help="largest request body in MiB (default 10)")
+    sp.add_argument("--max-pending", type=int, default=64, help="queued requests per worker before 503")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("keys", help="create | list | revoke API keys of a gallery")
+    sp.add_argument("action", choices=["create", "list", "revoke"])
+    sp.add_argument("key_id", nargs="?", help="the key id to revoke")
+    sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
+    sp.add_argument("--role", choices=["admin", "recognize"], default="recognize")
+    sp.add_argument("--name", default="", help="a label for the key, e.g. 'front door'")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_keys)
+
+    sp = sub.add_parser("audit", help="the gallery's audit log: enrolments, deletions, identifications...")
+    sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
+    sp.add_argument("--since", help="only rows at or after this date/time (UTC), e.g. 2026-11-01")
+    sp.add_argument("--subject", help="only rows about this subject")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_audit)
 
     sp = sub.add_parser("models", help="installed models, licences, checksum status")
     sp.add_argument("--json", action="store_true")

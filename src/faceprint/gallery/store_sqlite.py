@@ -23,7 +23,17 @@ CREATE TABLE IF NOT EXISTS templates (
 CREATE INDEX IF NOT EXISTS templates_subject ON templates(subject_id);
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL UNIQUE, role TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL, revoked TEXT);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, key_id TEXT, action TEXT NOT NULL, subject TEXT,
+    image_sha256 TEXT, outcome TEXT NOT NULL DEFAULT '{}', client TEXT);
+CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 """
+# The audit log is append-only: the database itself refuses to change or remove its rows.
+APPEND_ONLY = [f"CREATE TRIGGER IF NOT EXISTS audit_no_{op} BEFORE {op.upper()} ON audit "
+               f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END" for op in ("update", "delete")]
 
 
 class SQLiteStore(SQLStore):
@@ -40,6 +50,8 @@ class SQLiteStore(SQLStore):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
+            for statement in APPEND_ONLY:
+                c.execute(statement)
 
     # -- plumbing ---------------------------------------------------------------------------
     class _Tx:
@@ -97,6 +109,10 @@ class SQLiteStore(SQLStore):
             # Move the committed deletion out of the WAL and truncate it, so no old page survives there.
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return ids
+
+    def _purge(self) -> None:
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- reads (the rest are shared: store_sql.SQLStore) -------------------------------------
     def subject_of(self, template_ids):
