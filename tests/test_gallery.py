@@ -17,12 +17,16 @@ def open_gallery(request, tmp_path, engine):
         location = request.getfixturevalue("postgres_url")
     else:
         location = tmp_path / "g.db"
-    milvus = str(tmp_path / "m.milvus.db") if kind == "milvus" else None
+    if kind == "milvus":
+        kind_opts = {"index": f"milvus:{tmp_path / 'm.milvus.db'}"}
+    else:
+        kind_opts = {}
     opened = []
 
     def make(**kw):
         kw.setdefault("engine", engine)
-        g = Gallery.open(location, milvus=milvus, **kw)
+        kw.setdefault("create", True)
+        g = Gallery.open(location, **kind_opts, **kw)
         opened.append(g)
         return g
     make.kind = kind
@@ -144,7 +148,7 @@ def test_identify_threshold_from_fpir(open_gallery, knn_gallery_templates, fr):
 
 
 def test_hnsw_index_delete_rebuilds(tmp_path, knn_gallery_templates):
-    g = Gallery.open(tmp_path / "h.db", index="HNSW32")
+    g = Gallery.open(tmp_path / "h.db", index="HNSW32", create=True)
     for name, tpls in knn_gallery_templates.items():
         g.enroll(name, tpls)
     g.delete("obama")
@@ -154,7 +158,7 @@ def test_hnsw_index_delete_rebuilds(tmp_path, knn_gallery_templates):
 
 
 def test_ivf_index_needs_training_data(tmp_path):
-    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat")
+    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat", create=True)
     with pytest.raises(FaceprintError, match="trained on at least 64"):
         g.add_templates(["a"] * 10, unit(np.random.default_rng(0), 10))
     assert g.stats()["templates"] == 0          # refused before anything was written
@@ -162,11 +166,11 @@ def test_ivf_index_needs_training_data(tmp_path):
     g.add_templates([f"p{i}" for i in range(3000)], vecs)
     assert g.search(vecs[42], k=1)[0].subject.name == "p42"
     g.close()
-    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat")
+    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat", create=True)
     assert g.stats()["indexed"] == 3000 and g.search(vecs[7], k=1)[0].subject.name == "p7"
     g.close()
 
 
 def test_bad_factory_string(tmp_path):
     with pytest.raises(FaceprintError, match="not a valid FAISS factory string"):
-        Gallery.open(tmp_path / "x.db", index="NoSuchIndex99")
+        Gallery.open(tmp_path / "x.db", index="NoSuchIndex99", create=True)

@@ -19,6 +19,15 @@ class Subject:
 
 
 @dataclass(frozen=True)
+class Enrolment:
+    """What one enrol call did: the subject, the template ids it added, and the inputs it skipped
+    (input position or photo SHA-256, and why)."""
+    subject: Subject
+    added: list[int]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Change:
     """One entry of the store's change log, in commit order: templates first_id..last_id were
     added ("add") or removed ("del")."""
@@ -40,6 +49,7 @@ class TemplateStore(Protocol):
     def delete_subject(self, name: str) -> list[int] | None: ...
     def subject(self, name: str) -> Subject | None: ...
     def subjects(self) -> list[Subject]: ...
+    def sources_of(self, name: str) -> set[str]: ...
     def subject_of(self, template_ids: Sequence[int]) -> dict[int, tuple[int, str]]: ...
     def vectors_between(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]: ...
     def iter_templates(self, batch: int = 100_000) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...

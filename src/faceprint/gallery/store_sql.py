@@ -91,6 +91,11 @@ class SQLStore:
         rows = self._q(self._SUBJECT_SQL + " WHERE s.name = ?", (name,))
         return self._subject(rows[0]) if rows else None
 
+    def sources_of(self, name):
+        """SHA-256s of the photos already enrolled for this subject."""
+        return {r[0] for r in self._q("SELECT t.source_sha256 FROM templates t JOIN subjects s ON s.id = t.subject_id "
+                                      "WHERE s.name = ? AND t.source_sha256 IS NOT NULL", (name,))}
+
     def subjects(self):
         return [self._subject(r) for r in self._q(self._SUBJECT_SQL + " ORDER BY s.name")]
 
