@@ -8,9 +8,11 @@ import time
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
+from ...imageio import decode
 from ...types import Face
 from .. import audit, uploads
-from ..auth import Caller, admin, recognize
+from ..auth import Caller, admin
+from ..auth import recognize as can_recognize
 from ..errors import ServiceError, not_found
 from ..schemas import (CFBox, CFDeletedCount, CFDetectOut, CFExample, CFFace, CFFaceList, CFFaceVerified, CFFaceVerifyOut,
                        CFMatch, CFRecognized, CFRecognizeOut, CFSubjectBody, CFSubjects, CFSubjectScore, CFUpdated,
@@ -71,10 +73,10 @@ def _templates(request: Request, data: bytes, opt: Options):
     """(faces kept, their templates, timings in ms) for one image."""
     eng = request.app.state.engine
     t0 = time.perf_counter()
-    img = eng.load(data)
+    img, source = decode(data, limits=eng.limits)
     faces = _faces(eng.detector.detect([img])[0], opt)
     t1 = time.perf_counter()
-    templates = eng.templates_for(img, faces)
+    templates = eng.templates_for(img, faces, source=source)
     t2 = time.perf_counter()
     return faces, templates, {"detector": round((t1 - t0) * 1000, 1), "calculator": round((t2 - t1) * 1000, 1)}
 
@@ -88,7 +90,7 @@ def _sim(request: Request, score: float) -> float:
              openapi_extra=image_body("file"))
 async def recognize(request: Request, opt: Options = Depends(),
                     prediction_count: int = Query(1, ge=0, le=100, description="subjects per face, best first"),
-                    caller: Caller = Depends(recognize)) -> CFRecognizeOut:
+                    caller: Caller = Depends(can_recognize)) -> CFRecognizeOut:
     files, fields = await uploads.read_form(request)
     data = uploads.image(files, fields, "file")
     g = caller.gallery
@@ -123,6 +125,8 @@ async def add_example(request: Request, subject: str = Query(..., min_length=1, 
     def work():
         _, templates, _ = _templates(request, data, opt)
         enr = caller.gallery.enroll(name, templates)
+        if not enr.added:
+            raise ServiceError(409, "duplicate", f"this photo is already enrolled for {name!r}", 26)
         tid = enr.added[0]
         audit.record(caller.gallery, caller.audit("enroll", subject=name, image=data, template_id=tid, api="compreface"))
         return tid
@@ -132,7 +136,7 @@ async def add_example(request: Request, subject: str = Query(..., min_length=1, 
 
 @router.get("/recognition/faces", response_model=CFFaceList)
 async def list_faces(request: Request, page: int = Query(0, ge=0), size: int = Query(20, ge=1, le=1000),
-                     subject: str | None = Query(None), caller: Caller = Depends(recognize)) -> CFFaceList:
+                     subject: str | None = Query(None), caller: Caller = Depends(can_recognize)) -> CFFaceList:
     rows, total = await run(request, caller.gallery.store.template_rows, subject or None, page * size, size)
     return CFFaceList(faces=[CFExample(image_id=str(r["id"]), subject=r["subject"]) for r in rows], page_number=page,
                       page_size=size, total_pages=math.ceil(total / size), total_elements=total)
@@ -178,7 +182,7 @@ async def delete_faces(request: Request, image_ids: list[str | int] = Body(..., 
 @router.post("/recognition/faces/{image_id}/verify", response_model=CFFaceVerifyOut, response_model_exclude_none=True,
              openapi_extra=image_body("file"))
 async def verify_face(request: Request, image_id: str, opt: Options = Depends(),
-                      caller: Caller = Depends(recognize)) -> CFFaceVerifyOut:
+                      caller: Caller = Depends(can_recognize)) -> CFFaceVerifyOut:
     files, fields = await uploads.read_form(request)
     data = uploads.image(files, fields, "file")
     tid = _image_id(image_id)
@@ -215,7 +219,7 @@ async def add_subject(request: Request, body: CFSubjectBody, caller: Caller = De
 
 
 @router.get("/recognition/subjects", response_model=CFSubjects)
-async def list_subjects(request: Request, caller: Caller = Depends(recognize)) -> CFSubjects:
+async def list_subjects(request: Request, caller: Caller = Depends(can_recognize)) -> CFSubjects:
     return CFSubjects(subjects=[s.name for s in await run(request, caller.gallery.subjects)])
 
 
@@ -260,26 +264,25 @@ async def delete_all_subjects(request: Request, caller: Caller = Depends(admin))
 # -- detection and verification ------------------------------------------------------------------
 @router.post("/detection/detect", response_model=CFDetectOut, response_model_exclude_none=True,
              openapi_extra=image_body("file"))
-async def detect(request: Request, opt: Options = Depends(), caller: Caller = Depends(recognize)) -> CFDetectOut:
+async def detect(request: Request, opt: Options = Depends(), caller: Caller = Depends(can_recognize)) -> CFDetectOut:
     files, fields = await uploads.read_form(request)
     data = uploads.image(files, fields, "file")
 
     def work():
-        eng = request.app.state.engine
+        if "calculator" in opt.plugins:
+            faces, templates, ms = _templates(request, data, opt)
+            return faces, [t.vector for t in templates], ms
         t0 = time.perf_counter()
-        faces = _faces(eng.detect(data), opt)
-        return faces, {"detector": round((time.perf_counter() - t0) * 1000, 1)}
-    faces, ms = await run(request, work)
-    need_vec = "calculator" in opt.plugins
-    vecs = await run(request, request.app.state.engine.templates_for, request.app.state.engine.load(data), faces) \
-        if need_vec else [None] * len(faces)
-    return CFDetectOut(result=[CFFace(**_cf_face(f, opt, ms, t.vector if t is not None else None))
-                               for f, t in zip(faces, vecs)], plugins_versions=_versions(request, opt))
+        faces = _faces(request.app.state.engine.detect(data), opt)
+        return faces, [None] * len(faces), {"detector": round((time.perf_counter() - t0) * 1000, 1)}
+    faces, vecs, ms = await run(request, work)
+    return CFDetectOut(result=[CFFace(**_cf_face(f, opt, ms, v)) for f, v in zip(faces, vecs)],
+                       plugins_versions=_versions(request, opt))
 
 
 @router.post("/verification/verify", response_model=CFVerifyOut, response_model_exclude_none=True,
              openapi_extra=image_body("source_image", "target_image"))
-async def verify(request: Request, opt: Options = Depends(), caller: Caller = Depends(recognize)) -> CFVerifyOut:
+async def verify(request: Request, opt: Options = Depends(), caller: Caller = Depends(can_recognize)) -> CFVerifyOut:
     files, fields = await uploads.read_form(request)
     src, tgt = uploads.image(files, fields, "source_image"), uploads.image(files, fields, "target_image")
 

@@ -144,10 +144,15 @@ def enroll_images(request: Request, caller: Caller, name: str, images: list[byte
     added = []
     if templates:
         enr = g.enroll(name, templates, metadata=metadata)
+        dup = {src for src, _ in enr.skipped}
+        for i, t in zip(list(kept), templates):
+            if t.source in dup:         # the same photo is already enrolled for this subject
+                kept.remove(i)
+                skipped.append(Skipped(index=i, code="duplicate", reason="this photo is already enrolled for this subject"))
         added = list(enr.added)
     audit.record(g, *[caller.audit("enroll", subject=name, image=images[i], template_id=tid)
                       for i, tid in zip(kept, added)])
-    return added, skipped
+    return added, sorted(skipped, key=lambda s: s.index)
 
 
 @router.post("/subjects/{name}/examples", response_model=ExamplesAdded, status_code=201,
