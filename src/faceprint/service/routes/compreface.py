@@ -234,7 +234,7 @@ async def rename_subject(request: Request, subject: str, body: CFSubjectBody, ca
         if not caller.gallery.store.rename_subject(subject, new):
             raise not_found(f"subject {subject!r} not found")
         caller.gallery.sync()
-        audit.record(caller.gallery, caller.audit("rename", subject=subject, new_name=new, api="compreface"))
+        audit.record(caller.gallery, caller.audit("rename", subject=new, old_name=subject, api="compreface"))
     await run(request, work)
     return CFUpdated(updated=True)
 

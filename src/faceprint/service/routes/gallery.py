@@ -114,7 +114,7 @@ async def rename_subject(request: Request, name: str, body: RenameIn, caller: Ca
         if new != name and g.subject(new) is not None:
             raise ServiceError(409, "subject_exists", f"a subject named {new!r} already exists", 26)
         g.store.rename_subject(name, new)
-        audit.record(g, caller.audit("rename", subject=name, new_name=new))
+        audit.record(g, caller.audit("rename", subject=new, old_name=name))
         return g.subject(new)
     return _subject_out(await run(request, work))
 
