@@ -22,7 +22,7 @@ pytest.importorskip("fastapi")
 def srv(tmp_path_factory, fr):
     d = tmp_path_factory.mktemp("serve")
     a, b, cf = str(d / "a.db"), str(d / "b.db"), str(d / "cf.db")
-    keys = {"admin_a": make_key(a, "admin"), "rec_a": make_key(a, "recognize"), "admin_b": make_key(b, "admin"),
+    keys = {"admin_a": make_key(a, "admin"), "rec_a": make_key(a, "recognize"), "admin_b": make_key(b, "admin"), "rec_b": make_key(b, "recognize"),
             "admin_cf": make_key(cf, "admin"), "rec_cf": make_key(cf, "recognize")}
     s = Server([f"a={a}", f"b={b}", f"cf={cf}"], "--max-pending", "4").start()
     yield SimpleNamespace(url=s.url, a=a, b=b, cf=cf, server=s, dir=d, **keys)
@@ -186,6 +186,29 @@ def test_malformed_uploads_never_5xx_and_change_nothing(srv, fr):
     assert httpx.get(srv.url + "/health").status_code == 200
 
 
+def test_double_take_request_chunked_with_undefined_plugins(srv, fr):
+    """Double Take posts face_plugins=undefined, streams the photo without Content-Length, and reads
+    subjects[0]: it must get a list (empty when the gallery is empty), never an error."""
+    data = photo(fr, "obama.jpg")
+
+    def chunks():
+        for i in range(0, len(data), 8192):
+            yield data[i:i + 8192]
+    boundary = "doubletake"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="frame.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n").encode()
+
+    def body():
+        yield head
+        yield from chunks()
+        yield f"\r\n--{boundary}--\r\n".encode()
+    r = httpx.post(srv.url + "/api/v1/recognition/recognize?face_plugins=undefined&det_prob_threshold=0.8",
+                   content=body(), headers={**h(srv.rec_b), "content-type": f"multipart/form-data; boundary={boundary}"},
+                   timeout=60)
+    assert r.status_code == 200, r.text
+    assert isinstance(r.json()["result"][0]["subjects"], list)
+
+
 def test_upload_limit_applies_to_chunked_uploads(srv):
     def chunks():
         for _ in range(11):
@@ -206,3 +229,72 @@ def test_full_queue_answers_503_with_retry_after(srv, fr):
     codes = [r.status_code for r in rs]
     assert set(codes) <= {200, 503} and codes.count(200) >= 4 and codes.count(503) >= 1, codes
     assert all(r.headers.get("retry-after") for r in rs if r.status_code == 503)
+
+
+@pytest.fixture(scope="session")
+def compreface_sdk(tmp_path_factory):
+    """CompreFace's Python SDK from PyPI in its own venv (its pinned requests-toolbelt 0.9.1 only
+    imports with urllib3<2), made once per session."""
+    venv = tmp_path_factory.mktemp("compreface-sdk")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "compreface-sdk==0.6.0", "urllib3<2"],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        pytest.fail(f"cannot install compreface-sdk==0.6.0 from PyPI: {r.stderr[-2000:]}")
+    return py
+
+
+def test_compreface_sdk_drives_every_call(srv, fr, lfw, compreface_sdk, tmp_path):
+    import cv2
+    import numpy as np
+    noface = tmp_path / "wall.jpg"
+    cv2.imwrite(str(noface), np.full((240, 320, 3), 90, np.uint8))
+    people = ["Tony_Blair", "Colin_Powell", "Gerhard_Schroeder"]
+    photos = {"obama": str(fr / "examples/obama.jpg"), "obama2": str(fr / "examples/obama2.jpg"),
+              "biden": str(fr / "examples/biden.jpg"), "group": str(fr / "examples/two_people.jpg"),
+              "obama_probe": str(fr / "examples/obama-480p.jpg"), "noface": str(noface),
+              "lfw": {p: str(lfw / "lfw-deepfunneled" / p / f"{p}_0001.jpg") for p in people}}
+    port = srv.url.rsplit(":", 1)[1]
+    script = os.path.join(os.path.dirname(__file__), "service_clients", "compreface_sdk_drive.py")
+    r = subprocess.run([str(compreface_sdk), script, "http://127.0.0.1", port, srv.admin_cf, srv.rec_cf,
+                        json.dumps(photos)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout)
+
+    assert out["add_subject"] == {"subject": "Joe Biden"}
+    assert out["add_obama"]["subject"] == "Barack Obama" and out["add_obama"]["image_id"]
+    assert [a["subject"] for a in out["add_lfw"]] == people
+    assert out["add_noface"] == {"message": "No face is found in the given image", "code": 28}
+    assert out["list_faces"]["total_elements"] == 6 and {"image_id", "subject"} == set(out["list_faces"]["faces"][0])
+    assert sorted(out["subjects"]["subjects"]) == sorted(["Barack Obama", "Joe Biden", *people])
+
+    group = out["recognize_group"]["result"]
+    assert len(group) == 2 and out["recognize_group"]["plugins_versions"]["calculator"]
+    for face in group:
+        assert set(face["box"]) == {"probability", "x_min", "y_min", "x_max", "y_max"}
+        assert len(face["landmarks"]) == 5 and len(face["embedding"]) == 128 and "detector" in face["execution_time"]
+        assert len(face["subjects"]) == 2 and face["subjects"][0]["similarity"] >= face["subjects"][1]["similarity"]
+    left, right = sorted(group, key=lambda f: f["box"]["x_min"])
+    assert left["subjects"][0]["subject"] == "Barack Obama" and right["subjects"][0]["subject"] == "Joe Biden"
+    assert left["subjects"][0]["similarity"] >= 0.6 and left["subjects"][1]["similarity"] < 0.6
+    probe = out["recognize_no_plugins"]["result"][0]
+    assert probe["subjects"][0]["subject"] == "Barack Obama" and "landmarks" not in probe and "embedding" not in probe
+    assert out["recognize_noface"] == {"message": "No face is found in the given image", "code": 28}
+
+    assert out["verify_by_id"]["result"][0]["similarity"] >= 0.6
+    assert len(out["detect"]["result"]) == 2 and "subjects" not in out["detect"]["result"][0]
+    ver = out["verify"]["result"][0]
+    assert "box" in ver["source_image_face"] and len(ver["face_matches"]) == 2
+    assert max(m["similarity"] for m in ver["face_matches"]) >= 0.6 and min(m["similarity"] for m in ver["face_matches"]) < 0.4
+    assert "message" in out["recognize_forbidden_add"]
+
+    assert out["rename"] == {"updated": True} and "Joseph Biden" in out["subjects_after_rename"]["subjects"]
+    assert out["delete_one"] == {"image_id": out["add_obama2"]["image_id"], "subject": "Barack Obama"}
+    assert out["list_after_delete_one"]["total_elements"] == 5
+    assert out["delete_all_of_subject"] == {"deleted": 1}
+    assert all(s["subject"] != "Joseph Biden" for f in out["recognize_after_delete"]["result"] for s in f["subjects"])
+    assert out["delete_subject"] == {"subject": "Barack Obama"}
+    assert out["delete_all"] == {"deleted": 4}
+    assert out["subjects_end"] == {"subjects": []} and out["faces_end"]["total_elements"] == 0
+    assert fingerprint(srv.cf)[0] == 0
