@@ -29,7 +29,7 @@ class Options:
     """CompreFace's query options. Unknown face plugins (age, gender, pose, ...) and Double Take's
     `face_plugins=undefined` are ignored, never an error."""
 
-    def __init__(self, limit: int = Query(0, ge=0, description="most faces to return, largest first; 0 = all"),
+    def __init__(self, limit: int = Query(0, ge=0, le=10_000, description="most faces to return, largest first; 0 = all"),
                  det_prob_threshold: float = Query(0.8, ge=0, le=1, description="minimum detector confidence"),
                  face_plugins: str = Query("", description="comma-separated: landmarks, calculator (embedding); "
                                                            "others are accepted and ignored"),
@@ -135,7 +135,7 @@ async def add_example(request: Request, subject: str = Query(..., min_length=1, 
 
 
 @router.get("/recognition/faces", response_model=CFFaceList)
-async def list_faces(request: Request, page: int = Query(0, ge=0), size: int = Query(20, ge=1, le=1000),
+async def list_faces(request: Request, page: int = Query(0, ge=0, le=2**31), size: int = Query(20, ge=1, le=1000),
                      subject: str | None = Query(None), caller: Caller = Depends(can_recognize)) -> CFFaceList:
     rows, total = await run(request, caller.gallery.store.template_rows, subject or None, page * size, size)
     return CFFaceList(faces=[CFExample(image_id=str(r["id"]), subject=r["subject"]) for r in rows], page_number=page,

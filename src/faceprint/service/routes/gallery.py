@@ -2,7 +2,7 @@
 caller's key's gallery; a key of one gallery can neither see nor change another."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from ...errors import FaceprintError
 from .. import audit, uploads
@@ -13,6 +13,7 @@ from ..schemas import (BulkItem, BulkOut, Candidate, Deleted, ExampleList, Examp
 from .common import ERRORS, face_out, run
 
 router = APIRouter(prefix="/v1", tags=["native"], responses=ERRORS)
+MAX_ID = 2**63 - 1       # template ids are 64-bit database integers
 
 
 def _subject_out(s) -> SubjectOut:
@@ -68,7 +69,7 @@ async def identify(request: Request,
 
 # -- subjects -------------------------------------------------------------------------------
 @router.get("/subjects", response_model=SubjectList)
-async def list_subjects(request: Request, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+async def list_subjects(request: Request, offset: int = Query(0, ge=0, le=2**31), limit: int = Query(100, ge=1, le=1000),
                         caller: Caller = Depends(recognize)) -> SubjectList:
     subjects = await run(request, caller.gallery.subjects)
     return SubjectList(subjects=[_subject_out(s) for s in subjects[offset:offset + limit]], total=len(subjects),
@@ -173,7 +174,7 @@ async def add_examples(request: Request, name: str, caller: Caller = Depends(adm
 
 
 @router.get("/subjects/{name}/examples", response_model=ExampleList)
-async def list_examples(request: Request, name: str, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+async def list_examples(request: Request, name: str, offset: int = Query(0, ge=0, le=2**31), limit: int = Query(100, ge=1, le=1000),
                         caller: Caller = Depends(recognize)) -> ExampleList:
     def work():
         _subject(caller.gallery, name)
@@ -198,7 +199,7 @@ def delete_examples(caller: Caller, ids: list[int], subject: str | None = None) 
 
 
 @router.delete("/subjects/{name}/examples/{template_id}", response_model=Deleted)
-async def delete_example(request: Request, name: str, template_id: int, caller: Caller = Depends(admin)) -> Deleted:
+async def delete_example(request: Request, name: str, template_id: int = Path(ge=1, le=MAX_ID), caller: Caller = Depends(admin)) -> Deleted:
     done = await run(request, delete_examples, caller, [template_id], name)
     if not done:
         raise not_found(f"subject {name!r} has no example {template_id}")
