@@ -3,6 +3,7 @@ every gallery it serves; routes are one module per area under routes/."""
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
         """Liveness for load balancers; needs no key."""
-        return Health(status="ok", galleries=sorted(app.state.galleries), model=app.state.engine.model_id)
+        return Health(status="ok", galleries=sorted(app.state.galleries), model=app.state.engine.model_id,
+                      worker_pid=os.getpid())
 
     for module in (detect, verify, gallery, compreface):
         app.include_router(module.router)

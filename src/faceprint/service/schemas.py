@@ -137,6 +137,7 @@ class Health(BaseModel):
     status: str
     galleries: list[str]
     model: str
+    worker_pid: int = Field(description="the worker process that answered (several run with --workers N)")
 
 
 # -- CompreFace-compatible ------------------------------------------------------------------
