@@ -156,7 +156,10 @@ def test_galleries_are_isolated(srv, fr):
 
 def test_revoked_key_stops_at_once(srv):
     from faceprint.service import serve
-    made = serve.keys(srv.a, "create", role="recognize", name="door")
+    out = subprocess.run([sys.executable, "-m", "faceprint.cli", "keys", "create", "--gallery", srv.a, "--role", "recognize",
+                          "--name", "door", "--json"], capture_output=True, text=True, timeout=60)
+    made = json.loads(out.stdout)
+    assert set(made) == {"key", "id", "role", "gallery"} and made["role"] == "recognize"
     with httpx.Client(base_url=srv.url) as c:
         assert c.get("/v1/stats", headers=h(made["key"])).status_code == 200
         out = subprocess.run([sys.executable, "-m", "faceprint.cli", "keys", "revoke", made["id"], "--gallery", srv.a],
