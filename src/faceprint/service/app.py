@@ -44,7 +44,8 @@ def open_galleries(settings: Settings, engine=None) -> dict:
 async def lifespan(app: FastAPI):
     from ..engine import Engine
     s: Settings = app.state.settings
-    engine = Engine(detector=s.detector, embedder=s.embedder)
+    threads = s.threads or max(1, (os.cpu_count() or 1) // s.workers)
+    engine = Engine(detector=s.detector, embedder=s.embedder, threads=threads)
     app.state.engine = engine
     app.state.galleries = open_galleries(s, engine)
     app.state.similarity = SimilarityMap(engine.model_id)

@@ -41,6 +41,7 @@ class Settings:
     max_upload_bytes: int = 10 * 2**20
     max_pending: int = 64          # requests waiting for the engine per worker before 503
     engine_threads: int = 1        # requests computing at once per worker (models run one at a time)
+    threads: int | None = None     # OpenCV threads per worker; None: the machine's cores shared among the workers
     default_fpir: float = 0.001
 
     @classmethod

@@ -54,7 +54,7 @@ async def identify(request: Request,
                              score=round(r.candidates[0].score, 6) if r.candidates else None,
                              threshold=round(r.threshold, 6)) for r in results]
         audit.record(g, *(rows or [caller.audit("identify", image=data, faces=0)]))
-        return results, g.store.counts()["subjects"]
+        return results, results[0].gallery_size if results else g.store.counts()["subjects"]
     results, size = await run(request, work)
     out = []
     for r in results:
