@@ -129,8 +129,9 @@ def malformed_requests(n: int, photo: bytes, seed: int = 0):
         elif kind == "bad_base64":
             kw = {"json": {field: rng.choice(["!!!not base64!!!", "abc", "data:image/jpeg;base64,@@@", ""])}}
         elif kind == "missing_field":
-            kw = rng.choice([{"json": {}}, {"files": {"other": ("x.jpg", photo, "image/jpeg")}},
-                             {"data": {"note": "no file"}}])
+            # (for /v1/bulk any file field is a subject's photo, so only the file-less variants)
+            kw = rng.choice([{"json": {}}, {"data": {"note": "no file"}}] +
+                            ([] if path == "/v1/bulk" else [{"files": {"other": ("x.jpg", photo, "image/jpeg")}}]))
         elif kind == "huge_field":
             kw = {"data": {"note": "x" * rng.randrange(1_000_000, 3_000_000)}, "files": {field: ("x.jpg", b"\xff\xd8", "image/jpeg")}}
         elif kind == "many_fields":
