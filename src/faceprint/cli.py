@@ -388,7 +388,8 @@ def cmd_serve(args) -> int:
 
 def cmd_keys(args) -> int:
     from .service import serve
-    out = serve.keys(args.gallery, args.action, role=args.role, name=args.name, key_id=args.key_id)
+    out = serve.keys(args.gallery, args.action, role=args.role, name=args.name, key_id=args.key_id,
+                     key_file=args.encryption_key_file)
     if args.json or args.action == "create":
         _print_json(out) if args.json else print(
             f"{out['key']}\n(key id {out['id']}, role {out['role']}, gallery {out['gallery']}; "
@@ -404,7 +405,7 @@ def cmd_keys(args) -> int:
 
 def cmd_audit(args) -> int:
     from .service import serve
-    rows = serve.audit_rows(args.gallery, since=args.since, subject=args.subject)
+    rows = serve.audit_rows(args.gallery, since=args.since, subject=args.subject, key_file=args.encryption_key_file)
     if args.json:
         _print_json(rows)
         return 0
@@ -531,18 +532,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-pending", type=positive_int, default=64, help="queued requests per worker before 503")
 
     sp = command("keys", "create | list | revoke API keys of a gallery", cmd_keys)
-    sp.add_argument("action", choices=["create", "list", "revoke"])
-    sp.add_argument("key_id", nargs="?", help="the key id to revoke")
-    sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
-    sp.add_argument("--role", choices=["admin", "recognize"], default="recognize")
-    sp.add_argument("--name", default="", help="a label for the key, e.g. 'front door'")
-    sp.add_argument("--json", action="store_true")
+    ksub = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, help_ in (("create", "a new key, printed once"), ("list", "every key (never the key itself)"),
+                          ("revoke", "revoke KEY_ID at once, on every worker")):
+        kp = ksub.add_parser(action, help=help_, parents=[common])
+        kp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
+        kp.add_argument("--encryption-key-file", default=None, help="the gallery's encryption key, if it has one")
+        kp.add_argument("--json", action="store_true")
+        kp.set_defaults(func=cmd_keys, role=None, name="", key_id=None)
+        if action == "create":
+            kp.add_argument("--role", choices=["admin", "recognize"], required=True)
+            kp.add_argument("--name", default="", help="a label for the key, e.g. 'front door'")
+        elif action == "revoke":
+            kp.add_argument("key_id", help="the key's id (from `faceprint keys list`)")
 
     sp = command("audit", "the gallery's audit log: enrolments, deletions, identifications...", cmd_audit)
     sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
     sp.add_argument("--since", help="only rows at or after this date/time (UTC), e.g. 2026-11-01")
     sp.add_argument("--subject", help="only rows about this subject")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--encryption-key-file", default=None, help="the gallery's encryption key, if it has one")
 
     sp = command("models", "installed models, licences, checksum status", cmd_models)
     sp.add_argument("--json", action="store_true")

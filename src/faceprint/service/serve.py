@@ -14,9 +14,12 @@ def settings_from_args(args) -> Settings:
                     max_upload_bytes=int(args.max_upload_mb * 2**20), max_pending=args.max_pending)
 
 
-def _open(location: str, create: bool = False, settings: Settings | None = None):
+def _open(location: str, create: bool = False, settings: Settings | None = None, key_file: str | None = None):
     from ..gallery import Gallery
-    key = settings.encryption_key() if settings else Settings.from_env().encryption_key()
+    if settings is None:
+        settings = Settings.from_env()
+        settings.encryption_key_file = key_file or settings.encryption_key_file
+    key = settings.encryption_key()
     return Gallery.open(location, create=create, **({"encryption_key": key} if key else {}))
 
 
@@ -36,9 +39,10 @@ def run(settings: Settings) -> None:
                 workers=settings.workers, log_level="warning", timeout_graceful_shutdown=10)
 
 
-def keys(location: str, action: str, *, role: str = "recognize", name: str = "", key_id: str | None = None):
+def keys(location: str, action: str, *, role: str = "recognize", name: str = "", key_id: str | None = None,
+         key_file: str | None = None):
     from .auth import create_key
-    with _open(location, create=(action == "create")) as g:
+    with _open(location, create=(action == "create"), key_file=key_file) as g:
         if action == "create":
             return {**create_key(g.store, role, name), "gallery": location.split("@")[-1]}
         if action == "list":
@@ -50,7 +54,8 @@ def keys(location: str, action: str, *, role: str = "recognize", name: str = "",
         return {"revoked": key_id}
 
 
-def audit_rows(location: str, *, since: str | None = None, subject: str | None = None) -> list[dict]:
+def audit_rows(location: str, *, since: str | None = None, subject: str | None = None,
+               key_file: str | None = None) -> list[dict]:
     from . import audit
-    with _open(location) as g:
+    with _open(location, key_file=key_file) as g:
         return audit.query(g, since=since, subject=subject)

@@ -66,4 +66,4 @@ class Settings:
         path = Path(self.encryption_key_file)
         if not path.is_file():
             raise FaceprintError(f"encryption key file {path} does not exist")
-        return path.read_bytes().strip()
+        return path.read_bytes()        # as written: the gallery decides how a key file is encoded
