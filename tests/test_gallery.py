@@ -63,6 +63,10 @@ def test_enroll_photos_and_identify_every_face(open_gallery, fr):
     assert len(res) == 3
     decided = sorted(r.decision.subject.name for r in res if r.decision)
     assert decided == ["biden", "obama"]                 # the child is not enrolled: open-set "unknown"
+    assert all(r.decision.subject.metadata == {"consent": "signed 2026-11-02"} for r in res if r.decision)
+    assert all(r.fpir == 0.001 and r.gallery_size == 5 for r in res)     # the safe default: FPIR-based
+    hits = g.search(g.engine.template(fr / TEST / "obama1.jpg"))
+    assert hits[0].subject.name == "obama" and all(m.decision is None for m in hits)    # a search decides nothing
     for r in res:
         assert [m.rank for m in r.candidates] == list(range(1, len(r.candidates) + 1))
         assert all(a.score >= b.score for a, b in zip(r.candidates, r.candidates[1:]))

@@ -18,12 +18,23 @@ from .errors import FaceprintError
 log = logging.getLogger("faceprint")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (what is wrong, and where help is)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 # -- argument types: every value is checked at parse time -------------------------------------
-def positive_int(text: str) -> int:
+def _number(text: str, cast, what: str):
     try:
-        v = int(text)
+        return cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def positive_int(text: str) -> int:
+    v = _number(text, int, "a whole number")
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {v}")
     return v
@@ -31,20 +42,14 @@ def positive_int(text: str) -> int:
 
 def rate(text: str) -> float:
     """A rate strictly between 0 and 1 (FPIR, FMR)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    v = _number(text, float, "a number")
     if not 0 < v < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), e.g. 0.001; not {text}")
     return v
 
 
 def finite_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    v = _number(text, float, "a number")
     if not math.isfinite(v):
         raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
     return v
@@ -103,7 +108,12 @@ def _engine(args):
 
 def _skip(skipped: list[dict], item: str, exc: Exception) -> None:
     skipped.append({"input": item, "reason": str(exc)})
-    log.warning("skipped %s", exc)
+
+
+def _report_skipped(skipped: list[dict]) -> None:
+    """Once a batch has done something: one warning per input it could not use."""
+    for s in skipped:
+        log.warning("skipped %s", s["reason"])
 
 
 def _face_line(i: int, f: dict) -> str:
@@ -133,7 +143,8 @@ def cmd_detect(args) -> int:
                 print(f"{_face_line(i, f)}  landmarks {lm}")
     if not results:
         raise FaceprintError(skipped[0]["reason"] if len(skipped) == 1 else
-                             f"none of the {len(skipped)} images could be read")
+                             f"none of the {len(skipped)} images could be read; the first: {skipped[0]['reason']}")
+    _report_skipped(skipped)
     return 0
 
 
@@ -282,6 +293,8 @@ def cmd_enroll(args) -> int:
     if not args.from_folders and (not args.name or not args.images):
         raise FaceprintError("give a NAME and 1+ photos, or --from-folders DIR")
     skipped: list[dict] = []
+    # Photos are read before the gallery is opened: a bad photo never creates or touches a gallery.
+    templates = [eng.template(p) for p in args.images] if not args.from_folders else []
     with _gallery(args, eng, create=True) as g:
         if args.from_folders:
             done = _enrol_folders(g, eng, args.from_folders, metadata, skipped)
@@ -291,26 +304,28 @@ def cmd_enroll(args) -> int:
                 raise FaceprintError(f"no subject could be enrolled from {args.from_folders}: "
                                      + (skipped[0]["reason"] if skipped else "no photos"))
         else:
-            enr = g.enroll(args.name, [eng.template(p) for p in args.images], metadata=metadata)
+            enr = g.enroll(args.name, templates, metadata=metadata)
             skipped += [{"input": src, "reason": why} for src, why in enr.skipped]
             out = {"gallery": args.gallery, "subject": enr.subject.name, "subject_id": enr.subject.id,
                    "added_templates": len(enr.added), "templates": enr.subject.templates, "skipped": skipped}
             text = (f"enrolled {enr.subject.name!r} (subject {enr.subject.id}, {len(enr.added)} template(s) added, "
                     f"{enr.subject.templates} in all)")
+    _report_skipped(skipped)
     if args.json:
         _print_json(out)
     else:
         print(text)
-        for s in skipped:
-            print(f"  skipped {s['input']}: {s['reason']}", file=sys.stderr)
     return 0
 
 
 def cmd_identify(args) -> int:
-    eng = _engine(args)
+    from .errors import NoFaceError
     from .imageio import decode
+    eng = _engine(args)
     img, source = decode(args.image, limits=eng.limits)
     templates = eng.templates_for(img, eng.detector.detect([img])[0], source=source)
+    if not templates:
+        raise NoFaceError(f"no face found in {args.image}; use a photo where the face is visible, at least about 20 px wide")
     with _gallery(args, eng) as g:
         results = g.identify(templates, k=args.k, threshold=args.threshold, fpir=args.fpir)
         size = g.stats()["subjects"]
@@ -318,8 +333,6 @@ def cmd_identify(args) -> int:
     if args.json:
         _print_json(out)
     else:
-        if not results:
-            print(f"{args.image}: no face found")
         for i, r in enumerate(results):
             x, y, w, h = r.face.box
             who = r.decision.subject.name if r.decision else "unknown (not enrolled)"
@@ -417,7 +430,7 @@ def cmd_audit(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     # Logging/debug flags are accepted before or after the subcommand.
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=argparse.SUPPRESS,
                         help="log detail on stderr (default: warning)")
     common.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
@@ -425,9 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback of an error")
 
-    p = argparse.ArgumentParser(prog="faceprint", description="Offline face recognition.", parents=[common])
+    p = Parser(prog="faceprint", description="Offline face recognition.", parents=[common])
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     def command(name: str, help: str, func):
         sp = sub.add_parser(name, help=help, parents=[common])
@@ -462,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-cache", action="store_true", help="recompute templates (cache: ~/.cache/faceprint)")
 
     sp = command("evaluate", "accuracy on a benchmark protocol", None)
-    esub = sp.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")
+    esub = sp.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL", parser_class=Parser)
     ep = esub.add_parser("lfw", help="LFW 10-fold verification (pairs.txt)", parents=[common])
     ep.add_argument("--data", type=existing_dir, default="../shared/data/lfw",
                     help="folder with pairs.txt and lfw-deepfunneled/")
@@ -568,7 +581,8 @@ def _version() -> str:
 
 def _setup_logging(args) -> None:
     level = "error" if getattr(args, "quiet", False) else getattr(args, "log_level", "warning")
-    logging.basicConfig(level=level.upper(), format="faceprint: %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=level.upper(), format="faceprint: %(levelname)s: %(message)s", stream=sys.stderr,
+                        force=True)
 
 
 def main(argv: list[str] | None = None) -> int:

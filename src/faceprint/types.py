@@ -73,7 +73,7 @@ class Match:
     subject: Any
     score: float
     rank: int
-    decision: bool = False
+    decision: bool | None = None     # None: a plain search, which decides nothing
 
 
 @dataclass(frozen=True)

@@ -131,9 +131,7 @@ class Gallery:
             raise FaceprintError("gallery was opened read-only")
 
     def _check_capacity(self, n_new: int) -> None:
-        check = getattr(self.index, "check_capacity", None)
-        if check is not None:
-            check(n_new + self.store.counts()["templates"])
+        self.index.check_capacity(n_new + self.store.counts()["templates"])
 
     def _claim_model(self, model: str, dim: int) -> None:
         meta = self.store.meta()
@@ -228,7 +226,7 @@ class Gallery:
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.counts()
-        return {**counts, "model": self.model, "index": getattr(self.index, "factory", type(self.index).__name__),
+        return {**counts, "model": self.model, "index": self.index.factory,
                 "indexed": self.index.count(), "seq": self.store.last_seq()}
 
     def _vectors(self, probe) -> np.ndarray:
@@ -249,7 +247,7 @@ class Gallery:
         kt = min(max(k * self._max_per_subject, k) + 8, 4096)
         scores, ids = self.index.search(vecs, kt)
         owners = self.store.subject_of(np.unique(ids[ids >= 0]))
-        subjects = {sid: Subject(id=sid, name=name) for sid, name in owners.values()}
+        subjects = self.store.subjects_by_id({sid for sid, _ in owners.values()})
         out = []
         for row_s, row_i in zip(scores, ids):
             best: dict[int, float] = {}
