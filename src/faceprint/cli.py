@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -258,8 +259,13 @@ def cmd_evaluate_lfw(args) -> int:
 def _gallery(args, engine=None, *, create: bool = False):
     from .gallery import Gallery
     exists = create and (args.gallery.startswith(("postgresql://", "postgres://")) or Path(args.gallery).exists())
+    key_file = getattr(args, "encryption_key_file", None)
+    key = None
+    if key_file:
+        from .gallery.crypto import load_key
+        key = load_key(key_file)
     g = Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
-                     create=create)
+                     create=create, encryption_key=key)
     if create and not exists:
         log.warning("created a new gallery at %s", args.gallery)
     return g
@@ -344,7 +350,25 @@ def cmd_identify(args) -> int:
     return 0 if any(r.decision for r in results) else 1
 
 
+def _rekey(args) -> int:
+    """gallery rekey: re-encrypt every template (and the index file) under a new key, in one
+    transaction; without --encryption-key-file it encrypts a gallery that was stored in clear."""
+    from .gallery import Gallery
+    from .gallery.crypto import load_key
+    if not args.new_key_file:
+        raise FaceprintError("gallery rekey needs --new-key-file KEY (32 raw bytes or 64 hex characters)")
+    old = load_key(args.encryption_key_file) if args.encryption_key_file else None
+    new = load_key(args.new_key_file)
+    with Gallery.open(args.gallery, index=args.index, search_params=args.search_params, encryption_key=old) as g:
+        g.rekey(new)
+        n = g.stats()["templates"]
+    print(f"{args.gallery}: {n} template(s) now encrypted under the key in {args.new_key_file}")
+    return 0
+
+
 def cmd_gallery(args) -> int:
+    if args.action == "rekey":
+        return _rekey(args)
     if args.action in ("show", "delete") and not args.name:
         raise FaceprintError(f"gallery {args.action} needs a subject NAME")
     with _gallery(args) as g:
@@ -501,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="FAISS factory string (default: Flat = exact; PQ64x4fs,RFlat for 1M+), "
                              "or milvus:FILE / milvus:http://host:19530")
         sp.add_argument("--search-params", default=None,
-                        help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor=32"')
+                        help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=32"')
 
     sp = command("enroll", "enrol a subject from photos, or a folder of people (creates the gallery)", cmd_enroll)
     sp.add_argument("name", nargs="?")
@@ -526,8 +550,11 @@ def build_parser() -> argparse.ArgumentParser:
     gallery_opts(sp)
     model_opts(sp)
 
-    sp = command("gallery", "list | show NAME | delete NAME | stats", cmd_gallery)
-    sp.add_argument("action", choices=["list", "show", "delete", "stats"])
+    sp = command("gallery", "list | show NAME | delete NAME | stats | rekey", cmd_gallery)
+    sp.add_argument("action", choices=["list", "show", "delete", "stats", "rekey"])
+    sp.add_argument("--encryption-key-file", default=os.environ.get("FACEPRINT_ENCRYPTION_KEY_FILE"),
+                    help="key of an encrypted gallery (default: $FACEPRINT_ENCRYPTION_KEY_FILE)")
+    sp.add_argument("--new-key-file", help="rekey: the new key (32 raw bytes or 64 hex characters)")
     sp.add_argument("name", nargs="?")
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)

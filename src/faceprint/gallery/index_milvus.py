@@ -78,9 +78,10 @@ class MilvusIndex:
 
     def set_applied_seq(self, seq: int) -> None:
         self._seq = seq
-        self.store.set_meta({self._seq_key: str(seq)})
+        if not self.store.readonly:     # a read-only gallery never writes its store
+            self.store.set_meta({self._seq_key: str(seq)})
 
-    def persist(self) -> None:
+    def persist(self, position: dict | None = None) -> None:
         with self._lock:
             self._client.flush(self.collection)
 

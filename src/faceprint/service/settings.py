@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from ..errors import FaceprintError
 
@@ -63,7 +62,5 @@ class Settings:
     def encryption_key(self) -> bytes | None:
         if not self.encryption_key_file:
             return None
-        path = Path(self.encryption_key_file)
-        if not path.is_file():
-            raise FaceprintError(f"encryption key file {path} does not exist")
-        return path.read_bytes()        # as written: the gallery decides how a key file is encoded
+        from ..gallery.crypto import load_key
+        return load_key(self.encryption_key_file)

@@ -190,10 +190,8 @@ def delete_examples(caller: Caller, ids: list[int], subject: str | None = None) 
     if subject is not None:
         owners = g.store.subject_of(ids)
         ids = [i for i in ids if i in owners and owners[i][1] == subject]
-    done = g.store.delete_templates(ids)
+    done = g.delete_templates(ids)
     if done:
-        g.sync()
-        g.index.persist()
         audit.record(g, *[caller.audit("delete_example", subject=s, template_id=i) for i, s in done])
     return done
 
