@@ -44,11 +44,14 @@ def _from_faceprint(exc: fe.FaceprintError) -> ServiceError:
     for cls, status, code, cf, msg in _MAP:
         if isinstance(exc, cls):
             return ServiceError(status, code, msg or str(exc), cf)
-    name = type(exc).__name__
-    if name == "GalleryNotFoundError":
-        return ServiceError(404, "gallery_not_found", str(exc), 34)
-    if name == "UsageError":
+    if isinstance(exc, fe.UsageError):
         return ServiceError(422, "bad_request", str(exc), 26)
+    if isinstance(exc, fe.GalleryError):
+        # The gallery, not the request: busy (another writer), or a server-side fault to report.
+        if "busy" in str(exc):
+            return ServiceError(503, "busy", str(exc), 0, headers={"Retry-After": "1"})
+        log.error("gallery error: %s", exc)
+        return ServiceError(500, "gallery_error", str(exc), 0)
     return ServiceError(400, "bad_request", str(exc), 26)
 
 

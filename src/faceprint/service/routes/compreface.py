@@ -18,7 +18,7 @@ from ..schemas import (CFBox, CFDeletedCount, CFDetectOut, CFExample, CFFace, CF
                        CFMatch, CFRecognized, CFRecognizeOut, CFSubjectBody, CFSubjects, CFSubjectScore, CFUpdated,
                        CFVerification, CFVerifyOut, image_body)
 from .common import CF_ERRORS, run
-from .gallery import delete_examples
+from .gallery import delete_examples, delete_subject_of
 
 router = APIRouter(prefix="/api/v1", tags=["CompreFace-compatible"], responses=CF_ERRORS)
 
@@ -242,7 +242,7 @@ async def rename_subject(request: Request, subject: str, body: CFSubjectBody, ca
 @router.delete("/recognition/subjects/{subject}", response_model=CFSubjectBody)
 async def delete_subject(request: Request, subject: str, caller: Caller = Depends(admin)) -> CFSubjectBody:
     def work():
-        if not caller.gallery.delete(subject):
+        if not delete_subject_of(caller.gallery, subject):
             raise not_found(f"subject {subject!r} not found")
         audit.record(caller.gallery, caller.audit("delete_subject", subject=subject, api="compreface"))
     await run(request, work)
@@ -254,7 +254,7 @@ async def delete_all_subjects(request: Request, caller: Caller = Depends(admin))
     def work():
         n = 0
         for s in caller.gallery.subjects():
-            if caller.gallery.delete(s.name):
+            if delete_subject_of(caller.gallery, s.name):
                 n += 1
                 audit.record(caller.gallery, caller.audit("delete_subject", subject=s.name, api="compreface"))
         return n
