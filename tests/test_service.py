@@ -174,7 +174,7 @@ def test_revoked_key_stops_at_once(srv):
 
 
 def test_malformed_uploads_never_5xx_and_change_nothing(srv, fr):
-    n = int(os.environ.get("FACEPRINT_MALFORMED_N", "240"))
+    n = int(os.environ.get("FACEPRINT_MALFORMED_N", "120"))
     before = [fingerprint(g) for g in (srv.a, srv.b, srv.cf)]
     statuses: dict[int, int] = {}
     with httpx.Client(base_url=srv.url, timeout=60, headers=h(srv.admin_a)) as c:
