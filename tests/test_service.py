@@ -85,7 +85,6 @@ def test_every_route_needs_a_key_and_the_right_role(srv):
 
 def test_native_api_flow_and_audit(srv, fr):
     obama, obama2, biden = photo(fr, "obama.jpg"), photo(fr, "obama2.jpg"), photo(fr, "biden.jpg")
-    blank = (fr.parent / "att_faces").exists()  # noqa: F841  (not needed: a no-face image is made below)
     import cv2
     import numpy as np
     noface = cv2.imencode(".jpg", np.full((200, 200, 3), 127, np.uint8))[1].tobytes()

@@ -40,7 +40,7 @@ _MAP = [
 ]
 
 
-def _from_faceprint(exc: fe.FaceprintError) -> ServiceError:
+def from_faceprint(exc: fe.FaceprintError) -> ServiceError:
     for cls, status, code, cf, msg in _MAP:
         if isinstance(exc, cls):
             return ServiceError(status, code, msg or str(exc), cf)
@@ -76,7 +76,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(fe.FaceprintError)
     async def _faceprint(request: Request, exc: fe.FaceprintError):
-        return respond(request, _from_faceprint(exc))
+        return respond(request, from_faceprint(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

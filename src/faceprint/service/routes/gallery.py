@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from ...errors import FaceprintError, GalleryPurgePendingError
 from .. import audit, uploads
 from ..auth import Caller, admin, recognize
-from ..errors import ServiceError, bad_request, not_found
+from ..errors import ServiceError, bad_request, from_faceprint, not_found
 from ..schemas import (BulkItem, BulkOut, Candidate, Deleted, ExampleList, ExampleOut, ExamplesAdded, IdentifiedFace,
                        IdentifyOut, RenameIn, Skipped, StatsOut, SubjectIn, SubjectList, SubjectOut, image_body)
 from .common import ERRORS, face_out, run
@@ -22,8 +22,7 @@ def _subject_out(s) -> SubjectOut:
 
 
 def _code(exc: FaceprintError) -> str:
-    from ..errors import _from_faceprint
-    return _from_faceprint(exc).code
+    return from_faceprint(exc).code
 
 
 def identify_templates(gallery, templates, *, k: int, fpir: float | None, threshold: float | None):
