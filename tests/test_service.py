@@ -156,6 +156,21 @@ def test_galleries_are_isolated(srv, fr):
         assert c.get("/v1/stats", headers=h(srv.admin_b)).json()["gallery"] == "b"
 
 
+def test_compreface_calls_the_sdk_lacks(srv, fr):
+    """POST /faces/delete (several ids) and a rename onto an existing subject (CompreFace merges)."""
+    H = h(srv.admin_b)
+    with httpx.Client(base_url=srv.url, timeout=60, headers=H) as c:
+        ids = [c.post("/api/v1/recognition/faces?subject=" + s, files={"file": photo(fr, p)}).json()["image_id"]
+               for s, p in (("O1", "obama.jpg"), ("O2", "obama2.jpg"), ("O2", "obama-480p.jpg"))]
+        assert c.put("/api/v1/recognition/subjects/O1", json={"subject": "O2"}).json() == {"updated": True}
+        listed = c.get("/api/v1/recognition/faces?subject=O2").json()
+        assert listed["total_elements"] == 3 and "O1" not in c.get("/api/v1/recognition/subjects").json()["subjects"]
+        r = c.post("/api/v1/recognition/faces/delete", json=[ids[0], ids[1], "no-such-id", "999999"])
+        assert sorted(x["image_id"] for x in r.json()) == sorted(ids[:2])
+        assert c.get("/api/v1/recognition/faces?subject=O2").json()["total_elements"] == 1
+        assert c.delete("/api/v1/recognition/subjects/O2").json() == {"subject": "O2"}
+
+
 def test_revoked_key_stops_at_once(srv):
     from faceprint.service import serve
     out = subprocess.run([sys.executable, "-m", "faceprint.cli", "keys", "create", "--gallery", srv.a, "--role", "recognize",
