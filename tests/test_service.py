@@ -318,3 +318,29 @@ def test_compreface_sdk_drives_every_call(srv, fr, lfw, compreface_sdk, tmp_path
     assert out["delete_all"] == {"deleted": 4}
     assert out["subjects_end"] == {"subjects": []} and out["faces_end"]["total_elements"] == 0
     assert fingerprint(srv.cf)[0] == 0
+
+
+def test_audit_log_is_append_only_and_filtered(srv, fr):
+    import sqlite3
+    from faceprint.service import serve
+    httpx.post(srv.url + "/v1/identify", headers=h(srv.rec_a), files={"file": photo(fr, "biden.jpg")}, timeout=60)
+    rows = serve.audit_rows(srv.a)
+    assert rows and serve.audit_rows(srv.a, since="2999-01-01") == []
+    assert len(serve.audit_rows(srv.a, since=rows[-1]["ts"])) >= 1
+    con = sqlite3.connect(srv.a)
+    for sql in ("UPDATE audit SET subject = 'x'", "DELETE FROM audit"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute(sql)
+    con.close()
+    assert len(serve.audit_rows(srv.a)) >= len(rows)
+
+
+def test_serve_refuses_a_gallery_that_does_not_exist(tmp_path):
+    missing = tmp_path / "nope.db"
+    r = subprocess.run([sys.executable, "-m", "faceprint.cli", "serve", "--gallery", str(missing)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "does not exist" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not missing.exists()
+    from faceprint.service.settings import parse_galleries
+    assert parse_galleries(["a.db"]) == {"default": "a.db"}
+    assert parse_galleries(["hq=a.db", "lab=postgresql://u@h/db"]) == {"hq": "a.db", "lab": "postgresql://u@h/db"}
