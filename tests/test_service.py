@@ -110,6 +110,8 @@ def test_native_api_flow_and_audit(srv, fr):
         face = r.json()["faces"][0]
         assert face["decision"] == "Barack Obama" and face["fpir"] == 0.001 and face["threshold"] > 0.3
         assert [c_["subject"] for c_ in face["candidates"]] == ["Barack Obama", "Joe Biden"]
+        r = c.post("/v1/identify", headers=h(srv.rec_a), files={"file": noface})
+        assert r.status_code == 200 and r.json() == {"faces": [], "gallery_size": 2}
         r = c.post("/v1/identify?threshold=0.99", headers=h(srv.rec_a), files={"file": photo(fr, "obama-480p.jpg")})
         assert r.json()["faces"][0]["decision"] is None and r.json()["faces"][0]["fpir"] is None
         r = c.post("/v1/verify", headers=h(srv.rec_a), files={"a": obama, "b": obama2})
