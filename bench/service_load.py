@@ -67,9 +67,12 @@ def build_gallery(path: str, templates: int, people: int) -> list[bytes]:
     return probes
 
 
-def _inproc_worker(path: str, probes: list[bytes], seconds: float, out) -> None:
+def _inproc_worker(path: str, probes: list[bytes], seconds: float, threads: int, out) -> None:
+    import faiss
+
     from faceprint import Engine, Gallery
-    eng = Engine(threads=1)
+    eng = Engine(threads=threads)        # the same threads per process as each service worker uses
+    faiss.omp_set_num_threads(threads)
     with Gallery.open(path, engine=eng, readonly=True) as g:
         g.identify(eng.templates(probes[0]))
         n, t0 = 0, time.perf_counter()
@@ -81,7 +84,9 @@ def _inproc_worker(path: str, probes: list[bytes], seconds: float, out) -> None:
 
 def in_process(path: str, probes: list[bytes], seconds: float, procs: int) -> float:
     q = mp.get_context("spawn").Queue()
-    ps = [mp.get_context("spawn").Process(target=_inproc_worker, args=(path, probes, seconds, q)) for _ in range(procs)]
+    threads = max(1, (os.cpu_count() or 1) // procs)
+    ps = [mp.get_context("spawn").Process(target=_inproc_worker, args=(path, probes, seconds, threads, q))
+          for _ in range(procs)]
     for p in ps:
         p.start()
     rates = [q.get() for _ in ps]
