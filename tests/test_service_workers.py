@@ -44,8 +44,16 @@ def test_two_workers_on_sqlite_share_the_gallery(tmp_path, fr):
     key = make_key(g, "admin")
     s = Server([g], "--workers", "2").start()
     try:
-        pids = {httpx.get(s.url + "/health").json()["worker_pid"] for _ in range(20)}
-        assert len(pids) == 2, pids           # both workers answer (the kernel spreads connections)
+        async def pids():     # concurrent new connections until both workers have answered
+            seen: set[int] = set()
+            for _ in range(50):
+                async with httpx.AsyncClient(base_url=s.url) as c:
+                    rs = await asyncio.gather(*[c.get("/health") for _ in range(8)])
+                seen |= {r.json()["worker_pid"] for r in rs}
+                if len(seen) == 2:
+                    break
+            return seen
+        assert len(asyncio.run(pids())) == 2
         obama, probe = (fr / "examples/obama.jpg").read_bytes(), (fr / "examples/obama-480p.jpg").read_bytes()
         H = {"x-api-key": key}
 
