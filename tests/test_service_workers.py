@@ -103,7 +103,8 @@ def test_sigkill_during_concurrent_enrolments_loses_nothing_acknowledged(tmp_pat
     async def run():
         async with httpx.AsyncClient(base_url=s.url, headers={"x-api-key": key}, timeout=60) as c:
             tasks = [asyncio.create_task(enrol(c, n, d)) for n, d in photos.items()]
-            while len(acked) < 15:                 # kill mid-way, with enrolments in flight
+            deadline = time.monotonic() + 120
+            while len(acked) < 15 and time.monotonic() < deadline:   # kill mid-way, enrolments in flight
                 await asyncio.sleep(0.02)
             s.kill()
             await asyncio.gather(*tasks)
