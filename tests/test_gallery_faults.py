@@ -66,14 +66,15 @@ def test_deletes_killed_at_random_moments_leave_no_deleted_bytes(tmp_path):
             for _ in range(2 + trial):
                 lines.append(proc.stdout.readline())
                 while "saving" not in lines[-1]:
+                    assert lines[-1], f"the deleter ended: {proc.stderr.read()[-2000:]}"
                     lines.append(proc.stdout.readline())
             time.sleep(rng.uniform(0, 0.02))
         else:
             time.sleep(rng.uniform(0.05, 0.5))
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
+        out, err = proc.communicate()
         out = "".join(lines) + out
-        assert proc.returncode == -signal.SIGKILL, "the deleter finished before it could be killed"
+        assert proc.returncode == -signal.SIGKILL, f"the deleter ended before it could be killed: {err[-2000:]}"
         reported = {int(ln.split()[1]) for ln in out.splitlines() if ln.startswith("deleted")}
         names = remaining_names(path)
         fresh = {i for i in everyone if f"n{i}" not in names} - deleted
