@@ -140,9 +140,11 @@ def test_readers_work_while_a_writer_holds_a_long_transaction(tmp_path, engine, 
     g.enroll("obama", [obama])
     g.add_templates([f"n{i}" for i in range(50)], np.vstack([vector_for(i) for i in range(50)]))
     g.close()
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    writer.execute("INSERT INTO meta(key, value) VALUES ('held', 'by a long writer')")
+    hold = ("import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('BEGIN IMMEDIATE'); c.execute(\"INSERT INTO meta VALUES ('held', 'by a long writer')\"); "
+            "print('holding', flush=True); time.sleep(60)")
+    writer = subprocess.Popen([sys.executable, "-c", hold, str(path)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "holding"
     before = path.read_bytes(), Path(str(path) + ".index").read_bytes()
     try:
         t0 = time.perf_counter()
@@ -154,8 +156,8 @@ def test_readers_work_while_a_writer_holds_a_long_transaction(tmp_path, engine, 
                 r.delete("obama")
         assert time.perf_counter() - t0 < 5
     finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+        writer.kill()
+        writer.wait()
     # A read-only session changed nothing, not even the index file.
     assert (path.read_bytes(), Path(str(path) + ".index").read_bytes()) == before
 
