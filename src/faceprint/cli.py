@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .errors import FaceprintError
+from .runtime import RUNTIMES
 
 log = logging.getLogger("faceprint")
 
@@ -104,7 +105,7 @@ def _print_json(obj) -> None:
 def _engine(args):
     from .engine import Engine
     return Engine(detector=args.detector, embedder=args.embedder, flip=args.flip,
-                  threshold=getattr(args, "threshold", None), threads=args.threads)
+                  threshold=getattr(args, "threshold", None), threads=args.threads, runtime=args.runtime)
 
 
 def _skip(skipped: list[dict], item: str, exc: Exception) -> None:
@@ -397,21 +398,29 @@ def cmd_gallery(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from . import models
+    from . import models, runtime
+    default = runtime.resolve(None)
+
+    def runs_in(spec) -> str:
+        if "parts" in spec.extra:
+            return "+".join(runs_in(models.get(p)) for p in spec.extra["parts"])
+        return "dlib" if "dlib" in spec.impl else default
     rows = []
     for spec in models.manifest().values():
         status = spec.status()
         ok = all(s["ok"] for s in status.values())
         rows.append({"name": spec.name, "task": spec.task, "license": spec.license,
-                     "package": f"{spec.package}=={spec.package_version}", "ok": ok,
+                     "package": f"{spec.package}=={spec.package_version}", "ok": ok, "runtime": runs_in(spec),
                      "files": status, "thresholds": spec.thresholds})
     if args.json:
         _print_json(rows)
         return 0
+    print(f"runtime: {default} (installed: "
+          + ", ".join(f"{r} {runtime.version(r)}" for r in runtime.available()) + ")")
     for r in rows:
         state = "OK (sha256 verified)" if r["ok"] else "; ".join(
             s["problem"] for s in r["files"].values() if s["problem"])
-        print(f"{r['name']:<11} {r['task']:<7} {r['package']:<32} {r['license']:<14} {state}")
+        print(f"{r['name']:<11} {r['task']:<7} {r['runtime']:<14} {r['package']:<32} {r['license']:<14} {state}")
     return 0
 
 
@@ -441,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                         help="flip test-time augmentation (default: the model's, on for dlib, off for sface)")
         sp.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: all cores)")
+        sp.add_argument("--runtime", choices=RUNTIMES, default=None,
+                        help="inference runtime (default: the fastest installed)")
 
     sp = command("detect", "find every face: box, 5 landmarks, score", cmd_detect)
     sp.add_argument("images", nargs="+")
