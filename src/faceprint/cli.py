@@ -257,16 +257,14 @@ def cmd_evaluate_lfw(args) -> int:
     return 0
 
 
-def _gallery(args, engine=None, *, create: bool = False):
+def _gallery(args, engine=None, *, create: bool = False, readonly: bool = False):
+    """Open --gallery; reading commands open it read-only (no writes, never blocked by a writer)."""
     from .gallery import Gallery
+    from .gallery.crypto import load_key
     exists = create and (args.gallery.startswith(("postgresql://", "postgres://")) or Path(args.gallery).exists())
-    key_file = getattr(args, "encryption_key_file", None)
-    key = None
-    if key_file:
-        from .gallery.crypto import load_key
-        key = load_key(key_file)
+    key = load_key(args.encryption_key_file) if args.encryption_key_file else None
     g = Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
-                     create=create, encryption_key=key)
+                     create=create, readonly=readonly, encryption_key=key)
     if create and not exists:
         log.warning("created a new gallery at %s", args.gallery)
     return g
@@ -333,7 +331,7 @@ def cmd_identify(args) -> int:
     templates = eng.templates_for(img, eng.detector.detect([img])[0], source=source)
     if not templates:
         raise NoFaceError(f"no face found in {args.image}; use a photo where the face is visible, at least about 20 px wide")
-    with _gallery(args, eng) as g:
+    with _gallery(args, eng, readonly=True) as g:
         results = g.identify(templates, k=args.k, threshold=args.threshold, fpir=args.fpir)
         size = g.stats()["subjects"]
     out = {"image": args.image, "faces": [r.to_dict() for r in results], "gallery_size": size}
@@ -354,13 +352,11 @@ def cmd_identify(args) -> int:
 def _rekey(args) -> int:
     """gallery rekey: re-encrypt every template (and the index file) under a new key, in one
     transaction; without --encryption-key-file it encrypts a gallery that was stored in clear."""
-    from .gallery import Gallery
     from .gallery.crypto import load_key
     if not args.new_key_file:
         raise FaceprintError("gallery rekey needs --new-key-file KEY (32 raw bytes or 64 hex characters)")
-    old = load_key(args.encryption_key_file) if args.encryption_key_file else None
     new = load_key(args.new_key_file)
-    with Gallery.open(args.gallery, index=args.index, search_params=args.search_params, encryption_key=old) as g:
+    with _gallery(args) as g:
         g.rekey(new)
         n = g.stats()["templates"]
     print(f"{args.gallery}: {n} template(s) now encrypted under the key in {args.new_key_file}")
@@ -372,7 +368,7 @@ def cmd_gallery(args) -> int:
         return _rekey(args)
     if args.action in ("show", "delete") and not args.name:
         raise FaceprintError(f"gallery {args.action} needs a subject NAME")
-    with _gallery(args) as g:
+    with _gallery(args, readonly=args.action in ("list", "show", "stats")) as g:
         if args.action == "list":
             rows = [{"name": s.name, "templates": s.templates, "created": s.created} for s in g.subjects()]
             if args.json:
@@ -537,6 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "or milvus:FILE / milvus:http://host:19530")
         sp.add_argument("--search-params", default=None,
                         help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=32"')
+        sp.add_argument("--encryption-key-file", default=os.environ.get("FACEPRINT_ENCRYPTION_KEY_FILE"),
+                        help="key of an encrypted gallery (default: $FACEPRINT_ENCRYPTION_KEY_FILE)")
 
     sp = command("enroll", "enrol a subject from photos, or a folder of people (creates the gallery)", cmd_enroll)
     sp.add_argument("name", nargs="?")
@@ -563,8 +561,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = command("gallery", "list | show NAME | delete NAME | stats | rekey", cmd_gallery)
     sp.add_argument("action", choices=["list", "show", "delete", "stats", "rekey"])
-    sp.add_argument("--encryption-key-file", default=os.environ.get("FACEPRINT_ENCRYPTION_KEY_FILE"),
-                    help="key of an encrypted gallery (default: $FACEPRINT_ENCRYPTION_KEY_FILE)")
     sp.add_argument("--new-key-file", help="rekey: the new key (32 raw bytes or 64 hex characters)")
     sp.add_argument("name", nargs="?")
     sp.add_argument("--json", action="store_true")

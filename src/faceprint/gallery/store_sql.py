@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..util import chunks
+from ..errors import GalleryKeyError
 from .base import Change, Subject
 from .crypto import ALGORITHM, Cipher, check_key
 
@@ -89,6 +90,10 @@ class SQLStore:
 
     def _add_templates(self, c, subject_ids, vectors, qualities, sources, ts) -> list[int]:
         """Insert templates with consecutive new ids and log them as one change."""
+        row = c.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+        if (row[0] if row else None) != (self.cipher.check if self.cipher else None):
+            raise GalleryKeyError(f"gallery {self.where} was re-keyed by another process since it was opened; "
+                                  "reopen it with its current key (nothing was written)")
         first, n = self._next_template_id(c), len(vectors)
         self._insert(c, ((first + i, subject_ids[i], self._blob(first + i, vectors[i]),
                           None if qualities is None else float(qualities[i]),

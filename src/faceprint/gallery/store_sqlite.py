@@ -98,7 +98,7 @@ class SQLiteStore(SQLStore):
         try:
             self._setup(key)
             if not readonly:
-                self._purge()       # bytes a killed or blocked deletion left behind go now
+                self._purge(wait_ms=0)      # what a killed or blocked deletion left behind goes now
         except BaseException:
             self._conn.close()
             raise
@@ -130,7 +130,7 @@ class SQLiteStore(SQLStore):
             if isinstance(exc, sqlite3.Error):
                 raise _open_error(self.s.path, exc) from None
             if exc_type is None and self.s._purge_pending:
-                self.s._purge()
+                self.s._purge(wait_ms=0)
 
     def _tx(self) -> "_Tx":
         return SQLiteStore._Tx(self)
@@ -142,13 +142,13 @@ class SQLiteStore(SQLStore):
             except sqlite3.Error as exc:
                 raise _open_error(self.path, exc) from None
 
-    def _purge(self, rewrite: bool = False) -> bool:
+    def _purge(self, rewrite: bool = False, wait_ms: int = PURGE_WAIT_MS) -> bool:
         """Checkpoint the WAL into the database file and truncate it, so that deleted templates (which
         secure_delete zeroes in the new page versions) leave both files. A reader's open snapshot
         keeps old pages needed: then wait briefly, and report failure instead of pretending."""
         with self._lock:
             try:
-                self._conn.execute(f"PRAGMA busy_timeout={PURGE_WAIT_MS}")
+                self._conn.execute(f"PRAGMA busy_timeout={wait_ms}")
                 busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             except sqlite3.Error:
                 busy = 1
