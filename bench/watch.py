@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -320,6 +321,7 @@ def main() -> None:
                         f"{seconds:.0f} s, not 30 minutes, because the machine is shared.")
     if not q:
         save("watch", results)
+        shutil.rmtree(work, ignore_errors=True)
     else:
         print(json.dumps(results, indent=1))
 
