@@ -59,3 +59,7 @@ class GalleryPurgePendingError(GalleryError):
     """A deletion committed, but another process's open read kept its template bytes in the database
     file for now; they are purged at the gallery's next write or close."""
 
+
+
+class SourceError(FaceprintError):
+    """A video source that cannot be opened or read (missing file, refused connection, no video)."""

@@ -211,6 +211,8 @@ class Session:
         import cv2
         import onnx
 
+        # OpenCV 5 warns on every net that its new graph engine ignores targets: noise for CPU use.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         if self.threads:
             cv2.setNumThreads(int(self.threads))
         self._net = cv2.dnn.readNetFromONNX(path)

@@ -17,11 +17,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from ..errors import FaceprintError
-
-
-class SourceError(FaceprintError):
-    """A video source that cannot be opened or read (missing file, refused connection, no video)."""
+from ..errors import FaceprintError, SourceError
 
 
 @dataclass
