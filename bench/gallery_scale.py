@@ -152,7 +152,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for factory, params in (("Flat", None), ("PQ64x4fs,RFlat", "k_factor=32")):
             t0 = time.perf_counter()
-            g = Gallery.open(Path(tmp) / f"bulk{factory[:2]}.db", index=factory, search_params=params)
+            g = Gallery.open(Path(tmp) / f"bulk{factory[:2]}.db", index=factory, search_params=params, create=True)
             g.add_templates(names, vecs)
             add_s = time.perf_counter() - t0
             faiss.omp_set_num_threads(1)

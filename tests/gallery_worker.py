@@ -20,7 +20,7 @@ def vector_for(i: int, dim: int = 128) -> np.ndarray:
 
 def write(path: str, start: int, batches: int, batch: int) -> None:
     """Bulk-enrol batches of subjects, printing each batch once it is committed."""
-    g = Gallery.open(path)
+    g = Gallery.open(path, create=True)
     i = start
     for b in range(batches):
         ids = list(range(i, i + batch))

@@ -17,12 +17,16 @@ def open_gallery(request, tmp_path, engine):
         location = request.getfixturevalue("postgres_url")
     else:
         location = tmp_path / "g.db"
-    milvus = str(tmp_path / "m.milvus.db") if kind == "milvus" else None
+    if kind == "milvus":
+        kind_opts = {"index": f"milvus:{tmp_path / 'm.milvus.db'}"}
+    else:
+        kind_opts = {}
     opened = []
 
     def make(**kw):
         kw.setdefault("engine", engine)
-        g = Gallery.open(location, milvus=milvus, **kw)
+        kw.setdefault("create", True)
+        g = Gallery.open(location, **kind_opts, **kw)
         opened.append(g)
         return g
     make.kind = kind
@@ -59,6 +63,10 @@ def test_enroll_photos_and_identify_every_face(open_gallery, fr):
     assert len(res) == 3
     decided = sorted(r.decision.subject.name for r in res if r.decision)
     assert decided == ["biden", "obama"]                 # the child is not enrolled: open-set "unknown"
+    assert all(r.decision.subject.metadata == {"consent": "signed 2026-11-02"} for r in res if r.decision)
+    assert all(r.fpir == 0.001 and r.gallery_size == 5 for r in res)     # the safe default: FPIR-based
+    hits = g.search(g.engine.template(fr / TEST / "obama1.jpg"))
+    assert hits[0].subject.name == "obama" and all(m.decision is None for m in hits)    # a search decides nothing
     for r in res:
         assert [m.rank for m in r.candidates] == list(range(1, len(r.candidates) + 1))
         assert all(a.score >= b.score for a, b in zip(r.candidates, r.candidates[1:]))
@@ -144,7 +152,7 @@ def test_identify_threshold_from_fpir(open_gallery, knn_gallery_templates, fr):
 
 
 def test_hnsw_index_delete_rebuilds(tmp_path, knn_gallery_templates):
-    g = Gallery.open(tmp_path / "h.db", index="HNSW32")
+    g = Gallery.open(tmp_path / "h.db", index="HNSW32", create=True)
     for name, tpls in knn_gallery_templates.items():
         g.enroll(name, tpls)
     g.delete("obama")
@@ -154,7 +162,7 @@ def test_hnsw_index_delete_rebuilds(tmp_path, knn_gallery_templates):
 
 
 def test_ivf_index_needs_training_data(tmp_path):
-    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat")
+    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat", create=True)
     with pytest.raises(FaceprintError, match="trained on at least 64"):
         g.add_templates(["a"] * 10, unit(np.random.default_rng(0), 10))
     assert g.stats()["templates"] == 0          # refused before anything was written
@@ -162,11 +170,11 @@ def test_ivf_index_needs_training_data(tmp_path):
     g.add_templates([f"p{i}" for i in range(3000)], vecs)
     assert g.search(vecs[42], k=1)[0].subject.name == "p42"
     g.close()
-    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat")
+    g = Gallery.open(tmp_path / "ivf.db", index="IVF64,Flat", create=True)
     assert g.stats()["indexed"] == 3000 and g.search(vecs[7], k=1)[0].subject.name == "p7"
     g.close()
 
 
 def test_bad_factory_string(tmp_path):
     with pytest.raises(FaceprintError, match="not a valid FAISS factory string"):
-        Gallery.open(tmp_path / "x.db", index="NoSuchIndex99")
+        Gallery.open(tmp_path / "x.db", index="NoSuchIndex99", create=True)

@@ -21,7 +21,7 @@ def spawn(*args):
 
 
 def check_consistent(path, committed):
-    g = Gallery.open(path)
+    g = Gallery.open(path, create=True)
     try:
         stats = g.stats()
         assert stats["indexed"] == stats["templates"], stats
@@ -57,7 +57,7 @@ def test_sigkill_during_bulk_enrolment_loses_nothing_committed(tmp_path):
 
 def test_readers_search_while_a_writer_enrols(tmp_path):
     path = tmp_path / "busy.db"
-    g = Gallery.open(path)
+    g = Gallery.open(path, create=True)
     g.add_templates(["n0"], vector_for(0)[None])
     g.close()
     writer = spawn("write", path, 1, 60, 20)

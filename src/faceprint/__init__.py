@@ -5,13 +5,15 @@ import cv2 as _cv2
 _cv2.utils.logging.setLogLevel(_cv2.utils.logging.LOG_LEVEL_ERROR)
 
 from .engine import Engine
-from .errors import (FaceprintError, ImageDecodeError, ImageError, ImageTooLargeError, ModelChecksumError,
-                     ModelError, ModelMismatchError, ModelNotFoundError, NoFaceError)
-from .gallery import Gallery
+from .errors import (FaceprintError, GalleryError, GalleryNotFoundError, ImageDecodeError, ImageError,
+                     ImageTooLargeError, ModelChecksumError, ModelError, ModelMismatchError, ModelNotFoundError,
+                     NoFaceError, UsageError)
+from .gallery import Enrolment, Gallery, Subject
 from .types import Face, Identification, Match, Template, Verification
 
 __version__ = "0.1.0"
 
-__all__ = ["Engine", "Gallery", "Identification", "Face", "Template", "Match", "Verification", "FaceprintError", "ImageError",
+__all__ = ["Engine", "Gallery", "Enrolment", "Subject", "Identification", "Face", "Template", "Match", "Verification", "FaceprintError", "ImageError",
            "ImageDecodeError", "ImageTooLargeError", "NoFaceError", "ModelError", "ModelNotFoundError",
-           "ModelChecksumError", "ModelMismatchError", "__version__"]
+           "ModelChecksumError", "ModelMismatchError", "GalleryError", "GalleryNotFoundError", "UsageError",
+           "__version__"]

@@ -1,12 +1,103 @@
-"""The `faceprint` command line: a thin shell over the library API."""
+"""The `faceprint` command line: a thin shell over the library API.
+
+Exit codes: 0 success; 1 the answer is "no" (verify --exit-code: different people; identify: no face
+enrolled); 2 bad input or usage, with one line on stderr naming the input and what to do. Never a
+traceback unless --debug is given.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import math
 import sys
 from pathlib import Path
 
 from .errors import FaceprintError
+
+log = logging.getLogger("faceprint")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (what is wrong, and where help is)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# -- argument types: every value is checked at parse time -------------------------------------
+def _number(text: str, cast, what: str):
+    try:
+        return cast(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def positive_int(text: str) -> int:
+    v = _number(text, int, "a whole number")
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {v}")
+    return v
+
+
+def rate(text: str) -> float:
+    """A rate strictly between 0 and 1 (FPIR, FMR)."""
+    v = _number(text, float, "a number")
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), e.g. 0.001; not {text}")
+    return v
+
+
+def finite_float(text: str) -> float:
+    v = _number(text, float, "a number")
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+    return v
+
+
+def json_object(text: str) -> dict:
+    try:
+        v = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(v, dict):
+        raise argparse.ArgumentTypeError('must be a JSON object, e.g. \'{"team": "ops"}\'')
+    return v
+
+
+def fold_list(text: str) -> list[int]:
+    try:
+        folds = [int(f) for f in text.split(",") if f.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated fold numbers 0-9, e.g. 0,1,2") from None
+    if not folds or any(not 0 <= f <= 9 for f in folds):
+        raise argparse.ArgumentTypeError(f"{text!r}: fold numbers run from 0 to 9")
+    return folds
+
+
+def existing_dir(text: str) -> Path:
+    p = Path(text)
+    if not p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {'is a file, not' if p.exists() else 'there is no such'} folder")
+    return p
+
+
+# -- output ----------------------------------------------------------------------------------
+def _clean(obj):
+    """JSON has no NaN or infinity: they become null."""
+    if hasattr(obj, "dtype") and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()         # numpy scalars
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(_clean(obj), indent=2, ensure_ascii=False, default=float))
 
 
 def _engine(args):
@@ -15,36 +106,81 @@ def _engine(args):
                   threshold=getattr(args, "threshold", None), threads=args.threads)
 
 
-def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2))
+def _skip(skipped: list[dict], item: str, exc: Exception) -> None:
+    skipped.append({"input": item, "reason": str(exc)})
+
+
+def _report_skipped(skipped: list[dict]) -> None:
+    """Once a batch has done something: one warning per input it could not use."""
+    for s in skipped:
+        log.warning("skipped %s", s["reason"])
+
+
+def _face_line(i: int, f: dict) -> str:
+    x, y, w, h = f["box"]
+    return f"  #{i}  box x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f}  score={f['score']:.3f}"
 
 
 def cmd_detect(args) -> int:
+    """Every face of every image; a bad file is reported and skipped, the batch goes on."""
     eng = _engine(args)
-    results = []
+    results, skipped = [], []
     for path in args.images:
-        faces = eng.detect(path)
+        try:
+            faces = eng.detect(path)
+        except FaceprintError as exc:
+            _skip(skipped, path, exc)
+            continue
         results.append({"image": path, "faces": [f.to_dict() for f in faces]})
     if args.json:
-        _print_json(results if len(results) > 1 else results[0])
-        return 0
-    for r in results:
-        print(f"{r['image']}: {len(r['faces'])} face(s)")
-        for i, f in enumerate(r["faces"]):
-            x, y, w, h = f["box"]
-            lm = " ".join(f"({px:.0f},{py:.0f})" for px, py in f["landmarks"])
-            print(f"  #{i}  box x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f}  score={f['score']:.3f}  landmarks {lm}")
+        _print_json({"images": results, "skipped": skipped} if len(args.images) > 1
+                    else results[0] if results else {"image": args.images[0], "skipped": skipped})
+    else:
+        for r in results:
+            print(f"{r['image']}: {len(r['faces'])} face(s)")
+            for i, f in enumerate(r["faces"]):
+                lm = " ".join(f"({px:.0f},{py:.0f})" for px, py in f["landmarks"])
+                print(f"{_face_line(i, f)}  landmarks {lm}")
+    if not results:
+        raise FaceprintError(skipped[0]["reason"] if len(skipped) == 1 else
+                             f"none of the {len(skipped)} images could be read; the first: {skipped[0]['reason']}")
+    _report_skipped(skipped)
     return 0
+
+
+def _probe(eng, path: str) -> tuple[object, list]:
+    """Template of the most prominent face, plus every face seen (for the report)."""
+    from .engine import pick_face
+    from .errors import NoFaceError
+    from .imageio import decode
+    img, source = decode(path, limits=eng.limits)
+    faces = eng.detector.detect([img])[0]
+    if not faces:
+        raise NoFaceError(f"no face found in {path}; use a photo where the face is visible, at least about 20 px wide")
+    chosen = pick_face(faces, img.shape)
+    if len(faces) > 1:
+        log.warning("%s holds %d faces; using face #%d (the largest); crop the photo to choose another",
+                    path, len(faces), chosen)
+    return eng.templates_for(img, [faces[chosen]], source=source)[0], [f.to_dict() for f in faces], chosen
 
 
 def cmd_verify(args) -> int:
     eng = _engine(args)
-    v = eng.verify(args.image_a, args.image_b)
+    sides = {}
+    for key, path in (("a", args.image_a), ("b", args.image_b)):
+        tpl, faces, chosen = _probe(eng, path)
+        sides[key] = {"image": path, "faces": faces, "used_face": chosen, "template": tpl}
+    v = eng.verify(sides["a"]["template"], sides["b"]["template"])
+    out = {**v.to_dict(), **{f"image_{k}": {x: y for x, y in s.items() if x != "template"} for k, s in sides.items()}}
     if args.json:
-        _print_json({**v.to_dict(), "image_a": args.image_a, "image_b": args.image_b})
+        _print_json(out)
     else:
         verdict = "SAME person" if v.same else "DIFFERENT people"
         print(f"{verdict}: score {v.score:.4f}, threshold {v.threshold:.4f} ({v.model})")
+        for k, s in sides.items():
+            print(f"{s['image']}: {len(s['faces'])} face(s), used #{s['used_face']}")
+            for i, f in enumerate(s["faces"]):
+                print(_face_line(i, f))
     return 0 if v.same or not args.exit_code else 1
 
 
@@ -54,7 +190,7 @@ def _experiment(args, dataset) -> int:
     models = [m.strip() for m in (args.models or args.embedder).split(",") if m.strip()]
     cache = None if args.no_cache else TemplateCache()
     rep, curves = experiment.run(dataset, models, mask=args.mask == "synthetic", cache=cache,
-                                 progress=not args.quiet)
+                                 progress=not getattr(args, "quiet", False))
     if args.report:
         js, page = report.write(rep, curves, args.report)
         print(f"wrote {js} and {page}")
@@ -105,8 +241,7 @@ def cmd_evaluate_lfw(args) -> int:
         return _experiment(args, ds)
     from .evaluate.runner import evaluate_lfw
     eng = _engine(args)
-    folds = [int(f) for f in args.folds.split(",")] if args.folds else None
-    r = evaluate_lfw(eng, args.data, folds=folds, progress=not args.quiet)
+    r = evaluate_lfw(eng, args.data, folds=args.folds, progress=not getattr(args, "quiet", False))
     summary = {k: v for k, v in r.items() if k not in ("scores", "mated", "folds")}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -120,64 +255,93 @@ def cmd_evaluate_lfw(args) -> int:
     return 0
 
 
-def _gallery(args, engine=None):
+def _gallery(args, engine=None, *, create: bool = False):
     from .gallery import Gallery
-    return Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
-                        milvus=args.milvus)
+    exists = create and (args.gallery.startswith(("postgresql://", "postgres://")) or Path(args.gallery).exists())
+    g = Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
+                     create=create)
+    if create and not exists:
+        log.warning("created a new gallery at %s", args.gallery)
+    return g
+
+
+def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict]) -> int:
+    from .progress import progress
+    people = sorted(p for p in root.iterdir() if p.is_dir())
+    if not people:
+        raise FaceprintError(f"{root} has no sub-folders; expected {root}/<name>/*.jpg")
+    done = 0
+    for person in progress(people, desc="enrolling", unit="subject"):
+        photos = sorted(f for f in person.iterdir() if f.is_file() and not f.name.startswith("."))
+        templates = []
+        for photo in photos:
+            try:
+                templates.append(eng.template(photo))
+            except FaceprintError as exc:
+                _skip(skipped, str(photo), exc)
+        if templates:
+            g.enroll(person.name, templates, metadata=metadata)
+            done += 1
+    return done
 
 
 def cmd_enroll(args) -> int:
-    from tqdm import tqdm
     eng = _engine(args)
-    metadata = json.loads(args.metadata) if args.metadata else {}
+    metadata = dict(args.metadata or {})
     if args.consent:
         metadata["consent"] = args.consent
-    with _gallery(args, eng) as g:
+    if not args.from_folders and (not args.name or not args.images):
+        raise FaceprintError("give a NAME and 1+ photos, or --from-folders DIR")
+    skipped: list[dict] = []
+    # Photos are read before the gallery is opened: a bad photo never creates or touches a gallery.
+    templates = [eng.template(p) for p in args.images] if not args.from_folders else []
+    with _gallery(args, eng, create=True) as g:
         if args.from_folders:
-            root = Path(args.from_folders)
-            people = sorted(p for p in root.iterdir() if p.is_dir())
-            if not people:
-                raise FaceprintError(f"{root} has no sub-folders; expected {root}/<name>/*.jpg")
-            done, skipped = 0, []
-            for person in tqdm(people, desc="enrolling", unit="subject"):
-                photos = sorted(f for f in person.iterdir() if f.is_file() and not f.name.startswith("."))
-                templates = []
-                for photo in photos:
-                    try:
-                        templates.append(eng.template(photo))
-                    except FaceprintError as exc:
-                        skipped.append(f"{photo}: {exc}")
-                if templates:
-                    g.enroll(person.name, templates, metadata=metadata)
-                    done += 1
-            print(f"enrolled {done} subjects from {root}; {len(skipped)} photo(s) skipped")
-            for line in skipped:
-                print(f"  skipped {line}", file=sys.stderr)
+            done = _enrol_folders(g, eng, args.from_folders, metadata, skipped)
+            out = {"gallery": args.gallery, "enrolled_subjects": done, "skipped": skipped}
+            text = f"enrolled {done} subjects from {args.from_folders}; {len(skipped)} photo(s) skipped"
+            if not done:
+                raise FaceprintError(f"no subject could be enrolled from {args.from_folders}: "
+                                     + (skipped[0]["reason"] if skipped else "no photos"))
         else:
-            if not args.name or not args.images:
-                raise FaceprintError("give a NAME and 1+ photos, or --from-folders DIR")
-            sid = g.enroll(args.name, args.images, metadata=metadata)
-            s = g.subject(args.name)
-            print(f"enrolled {args.name!r} (subject {sid}, {s.templates} template(s))")
+            enr = g.enroll(args.name, templates, metadata=metadata)
+            skipped += [{"input": src, "reason": why} for src, why in enr.skipped]
+            out = {"gallery": args.gallery, "subject": enr.subject.name, "subject_id": enr.subject.id,
+                   "added_templates": len(enr.added), "templates": enr.subject.templates, "skipped": skipped}
+            text = (f"enrolled {enr.subject.name!r} (subject {enr.subject.id}, {len(enr.added)} template(s) added, "
+                    f"{enr.subject.templates} in all)")
+    _report_skipped(skipped)
+    if args.json:
+        _print_json(out)
+    else:
+        print(text)
     return 0
 
 
 def cmd_identify(args) -> int:
+    from .errors import NoFaceError
+    from .imageio import decode
     eng = _engine(args)
+    img, source = decode(args.image, limits=eng.limits)
+    templates = eng.templates_for(img, eng.detector.detect([img])[0], source=source)
+    if not templates:
+        raise NoFaceError(f"no face found in {args.image}; use a photo where the face is visible, at least about 20 px wide")
     with _gallery(args, eng) as g:
-        results = g.identify(args.image, k=args.k, threshold=args.threshold, fpir=args.fpir)
+        results = g.identify(templates, k=args.k, threshold=args.threshold, fpir=args.fpir)
+        size = g.stats()["subjects"]
+    out = {"image": args.image, "faces": [r.to_dict() for r in results], "gallery_size": size}
     if args.json:
-        _print_json({"image": args.image, "faces": [r.to_dict() for r in results]})
-        return 0
-    if not results:
-        print(f"{args.image}: no face found")
-    for i, r in enumerate(results):
-        x, y, w, h = r.face.box
-        who = r.decision.subject.name if r.decision else "unknown (not enrolled)"
-        print(f"face #{i} at x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f}: {who}  (threshold {r.threshold:.4f})")
-        for m in r.candidates:
-            print(f"   {m.rank}. {m.subject.name:<30} {m.score:.4f}")
-    return 0
+        _print_json(out)
+    else:
+        for i, r in enumerate(results):
+            x, y, w, h = r.face.box
+            who = r.decision.subject.name if r.decision else "unknown (not enrolled)"
+            rule = f"FPIR {r.fpir:g} over {r.gallery_size} subjects" if r.fpir is not None else "given threshold"
+            print(f"face #{i} at x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f}: {who}  "
+                  f"(threshold {r.threshold:.4f}, {rule})")
+            for m in r.candidates:
+                print(f"   {m.rank}. {m.subject.name:<30} {m.score:.4f}")
+    return 0 if any(r.decision for r in results) else 1
 
 
 def cmd_gallery(args) -> int:
@@ -185,21 +349,24 @@ def cmd_gallery(args) -> int:
         raise FaceprintError(f"gallery {args.action} needs a subject NAME")
     with _gallery(args) as g:
         if args.action == "list":
-            subjects = g.subjects()
+            rows = [{"name": s.name, "templates": s.templates, "created": s.created} for s in g.subjects()]
             if args.json:
-                _print_json([{"name": s.name, "templates": s.templates, "created": s.created} for s in subjects])
-            for s in subjects if not args.json else []:
-                print(f"{s.name:<40} {s.templates:>3} template(s)  enrolled {s.created}")
+                _print_json(rows)
+            for r in rows if not args.json else []:
+                print(f"{r['name']:<40} {r['templates']:>3} template(s)  enrolled {r['created']}")
         elif args.action == "show":
             s = g.subject(args.name)
             if s is None:
-                raise FaceprintError(f"no subject named {args.name!r} in {args.gallery}")
+                raise FaceprintError(f"no subject named {args.name!r} in {args.gallery}; `faceprint gallery list` shows who is enrolled")
             _print_json({"id": s.id, "name": s.name, "templates": s.templates, "metadata": s.metadata,
                          "created": s.created, "updated": s.updated})
         elif args.action == "delete":
             if not g.delete(args.name):
-                raise FaceprintError(f"no subject named {args.name!r} in {args.gallery}")
-            print(f"deleted {args.name!r} and all of its templates")
+                raise FaceprintError(f"no subject named {args.name!r} in {args.gallery}; `faceprint gallery list` shows who is enrolled")
+            if args.json:
+                _print_json({"deleted": args.name})
+            else:
+                print(f"deleted {args.name!r} and all of its templates")
         elif args.action == "stats":
             _print_json(g.stats())
     return 0
@@ -225,30 +392,44 @@ def cmd_models(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="faceprint", description="Offline face recognition.")
-    sub = p.add_subparsers(dest="command", required=True)
+    # Logging/debug flags are accepted before or after the subcommand.
+    common = Parser(add_help=False)
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=argparse.SUPPRESS,
+                        help="log detail on stderr (default: warning)")
+    common.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                        help="errors only: no warnings, no progress bars")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error")
+
+    p = Parser(prog="faceprint", description="Offline face recognition.", parents=[common])
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    def command(name: str, help: str, func):
+        sp = sub.add_parser(name, help=help, parents=[common])
+        sp.set_defaults(func=func)
+        return sp
 
     def model_opts(sp):
         sp.add_argument("--detector", default="yunet", help="detector model (default: yunet)")
         sp.add_argument("--embedder", default="sface",
                         help="embedder model name or path to an ArcFace-style .onnx (default: sface)")
-        sp.add_argument("--flip", action="store_true", help="flip test-time augmentation")
-        sp.add_argument("--threads", type=int, default=None, help="OpenCV threads (default: all cores)")
+        sp.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                        help="flip test-time augmentation (default: the model's, on for dlib, off for sface)")
+        sp.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: all cores)")
 
-    sp = sub.add_parser("detect", help="find every face: box, 5 landmarks, score")
+    sp = command("detect", "find every face: box, 5 landmarks, score", cmd_detect)
     sp.add_argument("images", nargs="+")
     sp.add_argument("--json", action="store_true")
     model_opts(sp)
-    sp.set_defaults(func=cmd_detect)
 
-    sp = sub.add_parser("verify", help="are two photos the same person?")
+    sp = command("verify", "are two photos the same person?", cmd_verify)
     sp.add_argument("image_a")
     sp.add_argument("image_b")
-    sp.add_argument("--threshold", type=float, default=None, help="decision threshold (default: calibrated)")
+    sp.add_argument("--threshold", type=finite_float, default=None, help="decision threshold (default: calibrated)")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--exit-code", action="store_true", help="exit 1 when the faces differ")
     model_opts(sp)
-    sp.set_defaults(func=cmd_verify)
 
     def report_opts(sp):
         sp.add_argument("--models", help="comma-separated models; fuse with '+', e.g. sface,dlib,sface+dlib")
@@ -256,76 +437,107 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--mask", choices=["synthetic"], help="also evaluate masked probes against a clean gallery")
         sp.add_argument("--no-cache", action="store_true", help="recompute templates (cache: ~/.cache/faceprint)")
 
-    sp = sub.add_parser("evaluate", help="accuracy on a benchmark protocol")
-    esub = sp.add_subparsers(dest="protocol", required=True)
-    ep = esub.add_parser("lfw", help="LFW 10-fold verification (pairs.txt)")
-    ep.add_argument("--data", default="../shared/data/lfw", help="folder with pairs.txt and lfw-deepfunneled/")
+    sp = command("evaluate", "accuracy on a benchmark protocol", None)
+    esub = sp.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL", parser_class=Parser)
+    ep = esub.add_parser("lfw", help="LFW 10-fold verification (pairs.txt)", parents=[common])
+    ep.add_argument("--data", type=existing_dir, default="../shared/data/lfw",
+                    help="folder with pairs.txt and lfw-deepfunneled/")
     ep.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")
-    ep.add_argument("--folds", help="comma-separated fold numbers 0-9 (default: all)")
-    ep.add_argument("--quiet", action="store_true", help="no progress bar")
+    ep.add_argument("--folds", type=fold_list, help="comma-separated fold numbers 0-9 (default: all)")
     model_opts(ep)
     report_opts(ep)
     ep.set_defaults(func=cmd_evaluate_lfw)
 
-    ep = esub.add_parser("folders", help="a folder-per-identity dataset: DATA/<identity>/*.jpg")
-    ep.add_argument("--data", required=True)
+    ep = esub.add_parser("folders", help="a folder-per-identity dataset: DATA/<identity>/*.jpg", parents=[common])
+    ep.add_argument("--data", type=existing_dir, required=True)
     ep.add_argument("--json", metavar="OUT", help="write report JSON here too")
-    ep.add_argument("--max-nonmated", type=int, default=200_000, help="sample non-mated pairs above this count")
+    ep.add_argument("--max-nonmated", type=positive_int, default=200_000,
+                    help="sample non-mated pairs above this count")
     ep.add_argument("--seed", type=int, default=0)
-    ep.add_argument("--quiet", action="store_true")
     model_opts(ep)
     report_opts(ep)
     ep.set_defaults(func=cmd_evaluate_folders)
 
     def gallery_opts(sp):
         sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
-        sp.add_argument("--index", default="Flat", help="FAISS factory string (default: Flat = exact)")
-        sp.add_argument("--search-params", default=None, help='e.g. "efSearch=128" or "nprobe=32"')
-        sp.add_argument("--milvus", default=None, help="use Milvus: a milvus-lite file or a cluster URI")
+        sp.add_argument("--index", default="Flat",
+                        help="FAISS factory string (default: Flat = exact; PQ64x4fs,RFlat for 1M+), "
+                             "or milvus:FILE / milvus:http://host:19530")
+        sp.add_argument("--search-params", default=None,
+                        help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor=32"')
 
-    sp = sub.add_parser("enroll", help="enrol a subject from photos, or a folder of people")
+    sp = command("enroll", "enrol a subject from photos, or a folder of people (creates the gallery)", cmd_enroll)
     sp.add_argument("name", nargs="?")
     sp.add_argument("images", nargs="*")
-    sp.add_argument("--from-folders", metavar="DIR", help="enrol DIR/<name>/*.jpg, one subject per folder")
+    sp.add_argument("--from-folders", metavar="DIR", type=existing_dir,
+                    help="enrol DIR/<name>/*.jpg, one subject per folder")
     sp.add_argument("--consent", help="consent record stored with the subject, e.g. 'signed 2026-11-02'")
-    sp.add_argument("--metadata", help="JSON object stored with the subject")
-    gallery_opts(sp)
-    model_opts(sp)
-    sp.set_defaults(func=cmd_enroll)
-
-    sp = sub.add_parser("identify", help="who is in this photo? (every face)")
-    sp.add_argument("image")
-    sp.add_argument("--k", type=int, default=5)
-    sp.add_argument("--threshold", type=float, default=None, help="raw score threshold for the decision")
-    sp.add_argument("--fpir", type=float, default=None, help="target false-positive identification rate")
+    sp.add_argument("--metadata", type=json_object, help="JSON object stored with the subject")
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)
     model_opts(sp)
-    sp.set_defaults(func=cmd_identify)
 
-    sp = sub.add_parser("gallery", help="list | show NAME | delete NAME | stats")
+    sp = command("identify", "who is in this photo? (every face; exit 1 when nobody is recognised)", cmd_identify)
+    sp.add_argument("image")
+    sp.add_argument("--k", type=positive_int, default=5, help="candidates listed per face (default 5)")
+    rule = sp.add_mutually_exclusive_group()
+    rule.add_argument("--fpir", type=rate, default=None,
+                      help="target false-positive identification rate (default: the gallery's, 0.001)")
+    rule.add_argument("--threshold", type=finite_float, default=None,
+                      help="raw score threshold instead of an FPIR-based one")
+    sp.add_argument("--json", action="store_true")
+    gallery_opts(sp)
+    model_opts(sp)
+
+    sp = command("gallery", "list | show NAME | delete NAME | stats", cmd_gallery)
     sp.add_argument("action", choices=["list", "show", "delete", "stats"])
     sp.add_argument("name", nargs="?")
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)
-    sp.set_defaults(func=cmd_gallery)
 
-    sp = sub.add_parser("models", help="installed models, licences, checksum status")
+    sp = command("models", "installed models, licences, checksum status", cmd_models)
     sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_models)
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("faceprint")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _setup_logging(args) -> None:
+    level = "error" if getattr(args, "quiet", False) else getattr(args, "log_level", "warning")
+    logging.basicConfig(level=level.upper(), format="faceprint: %(levelname)s: %(message)s", stream=sys.stderr,
+                        force=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _setup_logging(args)
     try:
         return int(args.func(args) or 0)
-    except FaceprintError as exc:
-        print(f"faceprint: error: {exc}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, and keep Python from complaining at exit.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("faceprint: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:            # noqa: BLE001 -- the CLI's contract: one line, never a traceback
+        if getattr(args, "debug", False):
+            raise
+        if isinstance(exc, FaceprintError):
+            msg = str(exc)
+        elif isinstance(exc, OSError):
+            msg = f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}"
+        else:
+            msg = f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback, and report it)"
+        print(f"faceprint: error: {' '.join(msg.split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

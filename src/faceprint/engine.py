@@ -10,7 +10,7 @@ from . import quality
 from .detect import Detector, create_detector
 from .embed import Embedder, create_embedder, embed_crops
 from .errors import ModelError, NoFaceError
-from .imageio import DEFAULT_LIMITS, ImageInput, Limits, describe, load_image
+from .imageio import DEFAULT_LIMITS, ImageInput, Limits, decode, describe, load_image
 from .match import compare as compare_templates
 from .types import Face, Template, Verification
 
@@ -76,8 +76,9 @@ class Engine:
         return self.detector.detect([self.load(im, rgb=rgb) for im in images])
 
     # -- templates --------------------------------------------------------------------------
-    def templates_for(self, image: np.ndarray, faces: list[Face]) -> list[Template]:
-        """Templates for given faces of an already-decoded BGR image (one batched forward pass)."""
+    def templates_for(self, image: np.ndarray, faces: list[Face], *, source: str | None = None) -> list[Template]:
+        """Templates for given faces of an already-decoded BGR image (one batched forward pass);
+        source: the SHA-256 of the photo they came from, kept on each Template."""
         crops = self.embedder.crops(image, faces)
         vectors = embed_crops(self.embedder, crops, flip=self.flip)
         out = []
@@ -85,22 +86,23 @@ class Engine:
             if isinstance(crop, tuple):          # a fused embedder: one crop per part model
                 crop = crop[0]
             q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None)
-            out.append(Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail))
+            out.append(Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail,
+                                source=source))
         return out
 
     def templates(self, image: ImageInput, *, rgb: bool = False) -> list[Template]:
         """One Template per detected face, best detection first; empty if there is no face."""
-        img = self.load(image, rgb=rgb)
-        return self.templates_for(img, self.detector.detect([img])[0])
+        img, source = decode(image, rgb=rgb, limits=self.limits)
+        return self.templates_for(img, self.detector.detect([img])[0], source=source)
 
     def template(self, image: ImageInput, *, select: str = "largest", rgb: bool = False) -> Template:
         """Template of the most prominent face; raises NoFaceError when there is none."""
-        img = self.load(image, rgb=rgb)
+        img, source = decode(image, rgb=rgb, limits=self.limits)
         faces = self.detector.detect([img])[0]
         if not faces:
             raise NoFaceError(f"no face found in {describe(image)}; use a photo where the face is "
                               "visible, at least about 20 px wide")
-        return self.templates_for(img, [faces[pick_face(faces, img.shape, select)]])[0]
+        return self.templates_for(img, [faces[pick_face(faces, img.shape, select)]], source=source)[0]
 
     # -- comparison -------------------------------------------------------------------------
     def compare(self, a: Template, b: Template) -> float:

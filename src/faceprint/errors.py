@@ -36,3 +36,15 @@ class ModelChecksumError(ModelError):
 
 class ModelMismatchError(FaceprintError):
     """Two templates (or a template and a gallery) come from different models."""
+
+
+class UsageError(FaceprintError):
+    """Arguments that contradict each other or are out of range."""
+
+
+class GalleryError(FaceprintError):
+    """A gallery cannot be opened or changed as asked."""
+
+
+class GalleryNotFoundError(GalleryError):
+    """A reading command named a gallery that does not exist (it is never created by accident)."""

@@ -6,6 +6,7 @@ and gray, RGBA, palette and 16-bit images are brought to 8-bit BGR.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -55,18 +56,29 @@ def load_image(source: ImageInput, *, rgb: bool = False, limits: Limits = DEFAUL
     Arrays are taken as BGR (OpenCV's order) unless rgb=True; 2-D arrays are gray, 4-channel
     arrays have their alpha dropped, 16-bit and float arrays are rescaled to 8 bits.
     """
+    return decode(source, rgb=rgb, limits=limits)[0]
+
+
+def decode(source: ImageInput, *, rgb: bool = False, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, str | None]:
+    """load_image() plus the SHA-256 (hex) of the encoded bytes: the photo's identity, used to
+    recognise a re-submitted photo and in audit records. None for arrays (no encoded form)."""
     if isinstance(source, np.ndarray):
-        return _from_array(source, rgb=rgb, limits=limits)
+        return _from_array(source, rgb=rgb, limits=limits), None
     name = describe(source)
     if isinstance(source, (str, Path)):
         path = Path(source)
+        if path.is_dir():
+            raise ImageDecodeError(f"{name}: is a directory, not an image file")
         if not path.is_file():
-            raise ImageDecodeError(f"{name}: no such file")
+            raise ImageDecodeError(f"{name}: no such file (or a broken link)")
         size = path.stat().st_size
         if size > limits.max_bytes:
             raise ImageTooLargeError(
                 f"{name}: file is {size / 2**20:.1f} MiB, limit is {limits.max_bytes / 2**20:.0f} MiB")
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ImageDecodeError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     else:
         data = bytes(source)
         if len(data) > limits.max_bytes:
@@ -74,7 +86,7 @@ def load_image(source: ImageInput, *, rgb: bool = False, limits: Limits = DEFAUL
                 f"{name}: limit is {limits.max_bytes / 2**20:.0f} MiB of image data")
     if not data:
         raise ImageDecodeError(f"{name}: file is empty; pass a JPEG, PNG, BMP, TIFF, WebP or PGM image")
-    return _decode(data, name, limits)
+    return _decode(data, name, limits), hashlib.sha256(data).hexdigest()
 
 
 def _decode(data: bytes, name: str, limits: Limits) -> np.ndarray:

@@ -45,6 +45,7 @@ class Template:
     quality: float = 1.0
     face: Face | None = None
     quality_detail: dict[str, float] = field(default_factory=dict)
+    source: str | None = None      # SHA-256 of the encoded photo it came from (None for raw arrays)
 
     @property
     def dim(self) -> int:
@@ -72,7 +73,7 @@ class Match:
     subject: Any
     score: float
     rank: int
-    decision: bool = False
+    decision: bool | None = None     # None: a plain search, which decides nothing
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,17 @@ class Identification:
     candidates: list[Match]
     decision: Match | None
     threshold: float
+    fpir: float | None = None        # the target FPIR the threshold was derived from (None: raw threshold)
+    gallery_size: int = 0            # enrolled subjects the FPIR threshold assumed
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "box": self.face.to_dict()["box"] if self.face else None,
+            "face": self.face.to_dict() if self.face else None,
             "candidates": [{"subject": m.subject.name, "score": round(m.score, 6), "rank": m.rank}
                            for m in self.candidates],
             "decision": self.decision.subject.name if self.decision else None,
+            "score": round(self.decision.score, 6) if self.decision else None,
             "threshold": round(self.threshold, 6),
+            "fpir": self.fpir,
+            "gallery_size": self.gallery_size,
         }

@@ -12,6 +12,7 @@ from ..types import Face
 @runtime_checkable
 class Detector(Protocol):
     name: str
+    spec: "models.ModelSpec"       # the manifest entry it was built from
 
     def detect(self, images: list[np.ndarray]) -> list[list[Face]]:
         """Every face in each BGR image, best score first."""

@@ -13,6 +13,7 @@ from ..types import Face
 class Embedder(Protocol):
     name: str
     dim: int
+    spec: "models.ModelSpec | None"   # the manifest entry; None for a bring-your-own .onnx file
 
     def crops(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
         """The model's canonical aligned crop of each face (the model decides how it aligns)."""

@@ -141,7 +141,7 @@ def search_metrics(gallery: dict[str, np.ndarray], mated: list[tuple[str, np.nda
     from ..gallery import Gallery
 
     dim = len(next(iter(gallery.values())))
-    with Gallery.open(gallery_path, index=index, model=model_id, dim=dim) as g:
+    with Gallery.open(gallery_path, index=index, model=model_id, dim=dim, create=True) as g:
         g.add_templates(list(gallery), np.vstack(list(gallery.values())), model=model_id)
         probes = mated + nonmated
         vecs = [v for _, v in probes if v is not None]

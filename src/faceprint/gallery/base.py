@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -19,6 +19,15 @@ class Subject:
 
 
 @dataclass(frozen=True)
+class Enrolment:
+    """What one enrol call did: the subject, the template ids it added, and the inputs it skipped
+    (input position or photo SHA-256, and why)."""
+    subject: Subject
+    added: list[int]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Change:
     """One entry of the store's change log, in commit order: templates first_id..last_id were
     added ("add") or removed ("del")."""
@@ -28,6 +37,7 @@ class Change:
     last_id: int
 
 
+@runtime_checkable
 class TemplateStore(Protocol):
     """Subjects and templates, with a change log the index replays. Every write method commits
     atomically: it either fully happens or not at all."""
@@ -40,6 +50,8 @@ class TemplateStore(Protocol):
     def delete_subject(self, name: str) -> list[int] | None: ...
     def subject(self, name: str) -> Subject | None: ...
     def subjects(self) -> list[Subject]: ...
+    def sources_of(self, name: str) -> set[str]: ...
+    def subjects_by_id(self, ids: Iterable[int]) -> dict[int, Subject]: ...
     def subject_of(self, template_ids: Sequence[int]) -> dict[int, tuple[int, str]]: ...
     def vectors_between(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]: ...
     def iter_templates(self, batch: int = 100_000) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
@@ -50,8 +62,16 @@ class TemplateStore(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class GalleryIndex(Protocol):
     """Maximum-inner-product search over template vectors keyed by template id."""
+
+    factory: str        # what it is, for stats: a FAISS factory string or "milvus"
+
+    def check_capacity(self, n_total: int) -> None:
+        """Raise, before anything is written, if the index cannot hold n_total templates yet
+        (e.g. an untrained IVF index given too few to train on)."""
+        ...
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
     def remove(self, ids: np.ndarray) -> None: ...

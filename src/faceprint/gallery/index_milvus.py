@@ -31,6 +31,9 @@ class MilvusIndex:
             self._create()
         self._seq = int(store.meta().get(self._seq_key, 0))
 
+    def check_capacity(self, n_total: int) -> None:
+        """Milvus trains nothing up front: any count fits."""
+
     def _create(self) -> None:
         self._client.create_collection(self.collection, dimension=self.dim, metric_type="IP", primary_field_name="id",
                                        id_type="int", vector_field_name="vector", auto_id=False,

@@ -10,7 +10,7 @@ import threading
 from typing import Sequence
 
 
-from ..errors import FaceprintError
+from ..errors import FaceprintError, GalleryNotFoundError
 from .store_sql import SQLStore
 
 SCHEMA = [
@@ -27,7 +27,7 @@ WRITE_LOCK = 0x66616365   # advisory lock key shared by all faceprint writers
 
 
 class PostgresStore(SQLStore):
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, create: bool = False):
         try:
             import psycopg
         except ImportError:
@@ -37,6 +37,10 @@ class PostgresStore(SQLStore):
         except psycopg.OperationalError as exc:
             raise FaceprintError(f"cannot connect to {url.split('@')[-1]}: {str(exc).strip()}") from None
         self._lock = threading.RLock()
+        if not create and self._q("SELECT to_regclass('subjects')")[0][0] is None:
+            self._conn.close()
+            raise GalleryNotFoundError(f"database {url.split('@')[-1]} holds no faceprint gallery; check the URL, "
+                                       "or enrol someone to create it")
         with self._tx() as cur:
             for stmt in SCHEMA:
                 cur.execute(stmt)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from ..util import chunks
 from .base import Change, Subject
 
 
@@ -90,6 +91,20 @@ class SQLStore:
     def subject(self, name):
         rows = self._q(self._SUBJECT_SQL + " WHERE s.name = ?", (name,))
         return self._subject(rows[0]) if rows else None
+
+    def subjects_by_id(self, ids):
+        """{id: Subject} for the given subject ids (search results carry each subject's metadata)."""
+        ids = sorted(int(i) for i in ids)
+        out = {}
+        for chunk in chunks(ids):
+            rows = self._q(self._SUBJECT_SQL + f" WHERE s.id IN ({','.join('?' * len(chunk))})", chunk)
+            out.update({r[0]: self._subject(r) for r in rows})
+        return out
+
+    def sources_of(self, name):
+        """SHA-256s of the photos already enrolled for this subject."""
+        return {r[0] for r in self._q("SELECT t.source_sha256 FROM templates t JOIN subjects s ON s.id = t.subject_id "
+                                      "WHERE s.name = ? AND t.source_sha256 IS NOT NULL", (name,))}
 
     def subjects(self):
         return [self._subject(r) for r in self._q(self._SUBJECT_SQL + " ORDER BY s.name")]

@@ -10,6 +10,7 @@ import threading
 from typing import Any, Sequence
 
 
+from ..util import chunks
 from .store_sql import SQLStore
 
 SCHEMA = """
@@ -78,8 +79,7 @@ class SQLiteStore(SQLStore):
         c.executemany("INSERT OR IGNORE INTO subjects(name, metadata, created, updated) VALUES (?, '{}', ?, ?)",
                       [(n, ts, ts) for n in names])
         sid = {}
-        for i in range(0, len(names), 900):
-            chunk = names[i:i + 900]
+        for chunk in chunks(names):
             sid.update(c.execute(f"SELECT name, id FROM subjects WHERE name IN ({','.join('?' * len(chunk))})",
                                  chunk).fetchall())
         return sid
@@ -102,8 +102,7 @@ class SQLiteStore(SQLStore):
     def subject_of(self, template_ids):
         ids = [int(i) for i in template_ids]
         out = {}
-        for i in range(0, len(ids), 900):
-            chunk = ids[i:i + 900]
+        for chunk in chunks(ids):
             out.update({r[0]: (r[1], r[2]) for r in self._q(
                 f"SELECT t.id, s.id, s.name FROM templates t JOIN subjects s ON s.id = t.subject_id "
                 f"WHERE t.id IN ({','.join('?' * len(chunk))})", chunk)})

@@ -1,0 +1,311 @@
+"""Gallery: enrolled subjects and their templates (the store) plus a search index kept consistent
+with it. The store is the source of truth; the index replays the store's change log to catch up
+after a crash or another process's writes, and is rebuilt when it cannot."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..embed import l2_normalise
+from ..errors import FaceprintError, GalleryNotFoundError, ModelMismatchError, NoFaceError, UsageError
+from ..types import Identification, Match, Template
+from .base import Enrolment, Subject
+from .index_faiss import FaissIndex, IndexNeedsRebuild
+
+DEFAULT_FPIR = 0.001
+
+
+def _is_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+class Gallery:
+    """Subjects and their templates, searchable 1:N. Works on Templates; the image helpers
+    (enrolling or identifying photos) use the Engine its caller passes in."""
+
+    def __init__(self, store, index, *, engine=None, model: str | None = None, readonly: bool = False):
+        self.store, self.index = store, index
+        self.engine = engine
+        self.readonly = readonly
+        meta = store.meta()
+        self.model = meta.get("model") or model or (engine.model_id if engine else None)
+        if model and meta.get("model") and model != meta["model"]:
+            raise ModelMismatchError(f"gallery was built with model {meta['model']!r}, not {model!r}")
+        self._max_per_subject = 1
+        self.sync(verify=True)
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, location: str | Path, *, index: str = "Flat", search_params: str | None = None,
+             engine=None, model: str | None = None, dim: int | None = None, index_path: str | Path | None = None,
+             create: bool = False, readonly: bool = False) -> "Gallery":
+        """Open a gallery; with create=True, create it when absent (never by accident otherwise).
+
+        location: a SQLite file path or a "postgresql://..." URL.
+        index: FAISS factory string: "Flat" (exact, default), "PQ64x4fs,RFlat" (1M+ templates: fast
+            compressed scan re-ranked exactly), any other ("HNSW32", "IVF4096,Flat", ...); or a Milvus
+            collection: "milvus:/path/to/milvus.db" (milvus-lite) or "milvus:http://host:19530".
+        search_params: FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor=32".
+        engine: the Engine that turns photos into templates for enroll()/identify() on images.
+        """
+        location = str(location)
+        if _is_url(location):
+            from .store_postgres import PostgresStore
+            store = PostgresStore(location, create=create)
+        else:
+            if not create and not Path(location).is_file():
+                raise GalleryNotFoundError(
+                    f"gallery {location} does not exist; check the path, or enrol someone to create it")
+            from .store_sqlite import SQLiteStore
+            store = SQLiteStore(location)
+            if index_path is None:
+                index_path = location + ".index"
+        meta = store.meta()
+        model = model or meta.get("model") or (engine.model_id if engine else None) or "sface"
+        dim = int(meta.get("dim") or dim or (engine.embedder.dim if engine else 128))
+        if index.startswith("milvus:"):
+            from .index_milvus import MilvusIndex
+            idx = MilvusIndex(index.partition(":")[2], dim=dim, store=store,
+                              collection=meta.get("milvus_collection"))
+        else:
+            idx = FaissIndex(dim, index, path=index_path, search_params=search_params)
+        return cls(store, idx, engine=engine, model=model, readonly=readonly)
+
+    def __enter__(self) -> "Gallery":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self.readonly:
+            self.index.persist()
+        self.index.close()
+        self.store.close()
+
+    def _engine(self):
+        if self.engine is None:
+            raise UsageError("this gallery was opened without an Engine; pass engine= to Gallery.open "
+                             "to enrol or identify photos, or pass Templates")
+        return self.engine
+    # -- consistency ------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        """Build the index afresh from every template in the store."""
+        self.index.reset()
+        seq = self.store.last_seq()
+        for ids, vecs in self.store.iter_templates():
+            self.index.add(ids, vecs)
+        self.index.set_applied_seq(seq)
+        self._max_per_subject = self.store.max_templates_per_subject()
+
+    def sync(self, verify: bool = False) -> None:
+        """Apply the store's changes the index has not seen (another process's writes, or ones a
+        crash kept out of the saved index); rebuild when replay cannot work."""
+        last = self.store.last_seq()
+        applied = self.index.applied_seq()
+        if applied > last:
+            self.rebuild()
+        elif applied < last:
+            try:
+                for ch in self.store.changes_since(applied):
+                    if ch.op == "add":
+                        ids, vecs = self.store.vectors_between(ch.first_id, ch.last_id)
+                        if len(ids):
+                            self.index.add(ids, vecs)
+                    else:
+                        self.index.remove(np.arange(ch.first_id, ch.last_id + 1))
+                    self.index.set_applied_seq(ch.seq)
+            except IndexNeedsRebuild:
+                self.rebuild()
+            self._max_per_subject = self.store.max_templates_per_subject()
+        if verify:
+            if self.index.count() != self.store.counts()["templates"]:
+                self.rebuild()
+            self._max_per_subject = self.store.max_templates_per_subject()
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise FaceprintError("gallery was opened read-only")
+
+    def _check_capacity(self, n_new: int) -> None:
+        self.index.check_capacity(n_new + self.store.counts()["templates"])
+
+    def _claim_model(self, model: str, dim: int) -> None:
+        meta = self.store.meta()
+        if meta.get("model") and meta["model"] != model:
+            raise ModelMismatchError(
+                f"gallery holds {meta['model']!r} templates; refusing {model!r} templates "
+                "(enrol into a gallery built with the same model)")
+        if meta.get("dim") and int(meta["dim"]) != dim:
+            raise ModelMismatchError(f"gallery holds {meta['dim']}-d templates; got {dim}-d vectors")
+        if not meta.get("model"):
+            self.store.set_meta({"model": model, "dim": str(dim)})
+            self.model = model
+
+    # -- writes -----------------------------------------------------------------------------
+    def enroll(self, name: str, images: Sequence[Any], *, metadata: dict[str, Any] | None = None) -> Enrolment:
+        """Enrol one subject from Templates (or photos, with the gallery's Engine: the most
+        prominent face of each), in one transaction. An existing name gains the new templates;
+        a photo already enrolled for this subject (same SHA-256) is skipped."""
+        self._check_writable()
+        if not isinstance(name, str) or not name.strip():
+            raise UsageError("subject name must not be empty")
+        name = name.strip()
+        if isinstance(images, (str, Path, bytes, Template, np.ndarray)):
+            images = [images]
+        if not images:
+            raise UsageError(f"no photos given for {name!r}")
+        templates = []
+        for im in images:
+            if isinstance(im, Template):
+                templates.append(im)
+                continue
+            try:
+                templates.append(self._engine().template(im))
+            except NoFaceError as exc:
+                raise NoFaceError(f"{exc}; {name!r} was not enrolled") from None
+        models = {t.model for t in templates}
+        if len(models) != 1:
+            raise ModelMismatchError(f"templates of several models given: {sorted(models)}")
+        existing = self.store.sources_of(name)
+        keep, skipped = [], []
+        for i, t in enumerate(templates):
+            if t.source is not None and t.source in existing:
+                skipped.append((t.source, "this photo is already enrolled for this subject"))
+            else:
+                keep.append(t)
+                if t.source is not None:
+                    existing.add(t.source)
+        ids: list[int] = []
+        if keep:
+            vectors = np.vstack([t.vector for t in keep])
+            self._claim_model(keep[0].model, vectors.shape[1])
+            self._check_capacity(len(vectors))
+            _, ids = self.store.enroll(name, metadata, vectors, [t.quality for t in keep], [t.source for t in keep])
+            self.sync()
+        elif self.store.subject(name) is None:
+            raise UsageError(f"nothing to enrol for {name!r}: every photo was skipped")
+        return Enrolment(subject=self.store.subject(name), added=ids, skipped=skipped)
+
+    def add_templates(self, names: Sequence[str], vectors: np.ndarray, *, model: str | None = None) -> list[int]:
+        """Bulk path for precomputed templates: names[i] owns vectors[i]; missing subjects are
+        created. One transaction; returns the template ids."""
+        self._check_writable()
+        vectors = np.atleast_2d(np.asarray(vectors, np.float32))
+        if len(names) != len(vectors):
+            raise FaceprintError(f"{len(names)} names for {len(vectors)} vectors; give one name per vector")
+        if not np.isfinite(vectors).all():
+            raise FaceprintError("vectors contain NaN or infinite values")
+        self._claim_model(model or self.model, vectors.shape[1])
+        self._check_capacity(len(vectors))
+        ids = self.store.add_bulk(list(names), l2_normalise(vectors))
+        self.sync()
+        if len(ids) >= 10_000:
+            self.index.persist()
+        return ids
+
+    def delete(self, name: str) -> bool:
+        """Remove a subject and every template of it from the store, the WAL, and the index file."""
+        self._check_writable()
+        ids = self.store.delete_subject(name)
+        if ids is None:
+            return False
+        self.sync()
+        self.index.persist()
+        return True
+
+    # -- reads ------------------------------------------------------------------------------
+    def subjects(self) -> list[Subject]:
+        return self.store.subjects()
+
+    def subject(self, name: str) -> Subject | None:
+        return self.store.subject(name)
+
+    def stats(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        return {**counts, "model": self.model, "index": self.index.factory,
+                "indexed": self.index.count(), "seq": self.store.last_seq()}
+
+    def _vectors(self, probe) -> np.ndarray:
+        if isinstance(probe, Template):
+            if self.model and probe.model != self.model:
+                raise ModelMismatchError(f"probe is a {probe.model!r} template; gallery holds {self.model!r}")
+            return probe.vector[None]
+        if isinstance(probe, (list, tuple)) and probe and isinstance(probe[0], Template):
+            return np.vstack([self._vectors(t) for t in probe])
+        v = np.atleast_2d(np.asarray(probe, np.float32))
+        return l2_normalise(v)
+
+    def search_batch(self, probes, k: int = 5) -> list[list[Match]]:
+        """Ranked subjects per probe; a subject's score is its best template's score."""
+        self.sync()
+        vecs = self._vectors(probes)
+        # Over-fetch templates so that k distinct subjects survive grouping by subject.
+        kt = min(max(k * self._max_per_subject, k) + 8, 4096)
+        scores, ids = self.index.search(vecs, kt)
+        owners = self.store.subject_of(np.unique(ids[ids >= 0]))
+        subjects = self.store.subjects_by_id({sid for sid, _ in owners.values()})
+        out = []
+        for row_s, row_i in zip(scores, ids):
+            best: dict[int, float] = {}
+            for s, i in zip(row_s, row_i):
+                if i < 0 or int(i) not in owners:
+                    continue
+                sid = owners[int(i)][0]
+                if s > best.get(sid, -np.inf):
+                    best[sid] = float(s)
+            ranked = sorted(best.items(), key=lambda kv: -kv[1])[:k]
+            out.append([Match(subject=subjects[sid], score=s, rank=r + 1) for r, (sid, s) in enumerate(ranked)])
+        return out
+
+    def search(self, probe, k: int = 5) -> list[Match]:
+        return self.search_batch(probe, k)[0]
+
+    def threshold_for_fpir(self, fpir: float) -> float:
+        """Open-set threshold for a target false-positive identification rate on this gallery size:
+        FPIR ~= 1 - (1 - FMR)^N for N enrolled subjects, so the per-comparison FMR is derived from the
+        FPIR and the model's calibrated FMR->threshold table is read at it."""
+        from ..match import threshold_for_fmr
+        if not 0 < fpir < 1:
+            raise UsageError(f"fpir must be between 0 and 1 (exclusive), not {fpir}")
+        n = max(1, self.store.counts()["subjects"])
+        fmr = -math.expm1(math.log1p(-fpir) / n)
+        return threshold_for_fmr(self.model, fmr)
+
+    @property
+    def default_fpir(self) -> float:
+        return float(self.store.meta().get("fpir", DEFAULT_FPIR))
+
+    def identify(self, probes: Any, *, k: int = 5, threshold: float | None = None,
+                 fpir: float | None = None) -> list[Identification]:
+        """Ranked candidates and the open-set decision for each probe Template (or every face of a
+        photo, with the gallery's Engine). The decision threshold comes from the target FPIR (default:
+        the gallery's, 0.001) and the number of enrolled subjects, unless a raw threshold is given."""
+        if threshold is not None and fpir is not None:
+            raise UsageError("give either a threshold or an FPIR, not both")
+        if k < 1:
+            raise UsageError(f"k must be at least 1, not {k}")
+        if isinstance(probes, Template):
+            templates = [probes]
+        elif isinstance(probes, (list, tuple)) and all(isinstance(p, Template) for p in probes):
+            templates = list(probes)
+        else:
+            templates = self._engine().templates(probes)
+        if not templates:
+            return []
+        size = self.store.counts()["subjects"]
+        if threshold is None:
+            fpir = self.default_fpir if fpir is None else float(fpir)
+            threshold = self.threshold_for_fpir(fpir)
+        results = self.search_batch(templates, k)
+        out = []
+        for t, cands in zip(templates, results):
+            decided = [Match(m.subject, m.score, m.rank, decision=(m.rank == 1 and m.score >= threshold))
+                       for m in cands]
+            top = decided[0] if decided and decided[0].decision else None
+            out.append(Identification(face=t.face, candidates=decided, decision=top, threshold=float(threshold),
+                                      fpir=fpir, gallery_size=size))
+        return out

@@ -1,0 +1,132 @@
+"""One contract, every implementation: each registered detector and embedder, each template store
+and each gallery index passes the same protocol checks (members declared, behaviour the same)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceprint import models
+from faceprint.detect import Detector, create_detector
+from faceprint.embed import Embedder, create_embedder
+from faceprint.gallery import GalleryIndex, TemplateStore
+from faceprint.imageio import load_image
+from faceprint.types import Face
+
+
+def _registered(task: str) -> list[str]:
+    return [name for name, spec in models.manifest().items() if spec.task == task]
+
+
+@pytest.fixture(scope="module")
+def photo(fr):
+    return load_image(fr / "examples/two_people.jpg")
+
+
+@pytest.mark.parametrize("name", _registered("detect"))
+def test_detector_contract(name, photo):
+    det = create_detector(name)
+    assert isinstance(det, Detector) and det.name == name and det.spec.task == "detect"
+    blank = np.full((240, 320, 3), 127, np.uint8)
+    out = det.detect([photo, blank])
+    assert len(out) == 2 and out[1] == []
+    faces = out[0]
+    assert len(faces) == 2
+    for f in faces:
+        assert isinstance(f, Face) and f.box.shape == (4,) and f.landmarks.shape == (5, 2) and 0 < f.score <= 1
+        x, y, w, h = f.box
+        assert 0 <= x and 0 <= y and x + w <= photo.shape[1] + 1 and y + h <= photo.shape[0] + 1
+    assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+    assert det.detect([]) == []
+
+
+@pytest.mark.parametrize("name", _registered("embed"))
+def test_embedder_contract(name, photo, engine):
+    emb = create_embedder(name)
+    assert isinstance(emb, Embedder) and emb.name == name and emb.spec.task == "embed" and emb.dim > 0
+    faces = engine.detect(photo)
+    crops = emb.crops(photo, faces)
+    assert len(crops) == len(faces) == 2
+    batch = emb.embed_crops(crops)
+    assert batch.shape == (2, emb.dim) and batch.dtype == np.float32 and np.isfinite(batch).all()
+    # A batch gives each face the embedding it gets alone.
+    single = np.vstack([emb.embed_crops([c]) for c in crops])
+    assert np.allclose(batch, single, atol=1e-4 * float(np.abs(batch).max()))
+    assert emb.embed_crops([]).shape == (0, emb.dim)
+
+
+def _store(kind, tmp_path, request):
+    if kind == "sqlite":
+        from faceprint.gallery.store_sqlite import SQLiteStore
+        return SQLiteStore(str(tmp_path / "s.db"))
+    from faceprint.gallery.store_postgres import PostgresStore
+    return PostgresStore(request.getfixturevalue("postgres_url"), create=True)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_store_contract(kind, tmp_path, request):
+    store = _store(kind, tmp_path, request)
+    try:
+        assert isinstance(store, TemplateStore)
+        rng = np.random.default_rng(0)
+        v = rng.normal(size=(3, 8)).astype(np.float32)
+        store.set_meta({"model": "m", "dim": "8"})
+        assert store.meta()["dim"] == "8"
+        sid, ids = store.enroll("ada", {"consent": "yes"}, v[:2], [0.9, 0.8], ["h1", None])
+        assert len(ids) == 2 and store.sources_of("ada") == {"h1"}
+        bulk = store.add_bulk(["bob"], v[2:])
+        assert bulk[0] > max(ids)
+        s = store.subject("ada")
+        assert s.id == sid and s.templates == 2 and s.metadata == {"consent": "yes"}
+        assert [x.name for x in store.subjects()] == ["ada", "bob"]
+        assert store.counts() == {"subjects": 2, "templates": 3} and store.max_templates_per_subject() == 2
+        got_ids, got = store.vectors_between(ids[0], bulk[0])
+        assert list(got_ids) == [*ids, *bulk] and np.array_equal(got, v)
+        assert store.subject_of([bulk[0]]) == {bulk[0]: (store.subject("bob").id, "bob")}
+        seq = store.last_seq()
+        assert [c.op for c in store.changes_since(0)] == ["add", "add"] and seq == store.changes_since(0)[-1].seq
+        assert sorted(store.delete_subject("ada")) == ids and store.delete_subject("ada") is None
+        assert [c.op for c in store.changes_since(seq)] == ["del", "del"]
+        assert sum(len(i) for i, _ in store.iter_templates()) == 1
+    finally:
+        store.close()
+
+
+def _index(kind, tmp_path):
+    if kind.startswith("milvus"):
+        from faceprint.gallery.index_milvus import MilvusIndex
+        from faceprint.gallery.store_sqlite import SQLiteStore
+        return MilvusIndex(str(tmp_path / "m.db"), dim=16, store=SQLiteStore(str(tmp_path / "meta.db")))
+    from faceprint.gallery.index_faiss import FaissIndex
+    return FaissIndex(16, kind, path=tmp_path / "i.index")
+
+
+@pytest.mark.parametrize("kind", ["Flat", "HNSW32", "IVF4,Flat", "PQ4x4fs,RFlat", "milvus"])
+def test_index_contract(kind, tmp_path):
+    idx = _index(kind, tmp_path)
+    try:
+        assert isinstance(idx, GalleryIndex) and idx.factory == kind
+        rng = np.random.default_rng(1)
+        v = rng.normal(size=(64, 16)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        ids = np.arange(100, 164)
+        idx.check_capacity(len(v))
+        idx.add(ids, v)
+        assert idx.count() == 64
+        scores, found = idx.search(v[:5], 3)
+        assert scores.shape == found.shape == (5, 3)
+        assert list(found[:, 0]) == list(ids[:5]) and np.allclose(scores[:, 0], 1, atol=0.05)
+        assert (np.diff(scores, axis=1) <= 1e-6).all()          # best first
+        try:
+            idx.remove(ids[:2])
+        except Exception as exc:                                # HNSW cannot remove: the gallery rebuilds
+            from faceprint.gallery.index_faiss import IndexNeedsRebuild
+            assert isinstance(exc, IndexNeedsRebuild)
+        else:
+            assert idx.count() == 62 and 100 not in idx.search(v[:1], 3)[1][0]
+        idx.set_applied_seq(7)
+        assert idx.applied_seq() == 7
+        idx.persist()
+        idx.reset()
+        assert idx.count() == 0
+    finally:
+        idx.close()
