@@ -8,7 +8,7 @@ import numpy as np
 
 from . import quality
 from .detect import Detector, create_detector
-from .embed import Embedder, create_embedder, embed_crops
+from .embed import Embedder, create_embedder, embed_crops_and_norms
 from .errors import ModelError, NoFaceError
 from .imageio import DEFAULT_LIMITS, ImageInput, Limits, decode, describe, load_image
 from .match import compare as compare_templates
@@ -80,12 +80,15 @@ class Engine:
         """Templates for given faces of an already-decoded BGR image (one batched forward pass);
         source: the SHA-256 of the photo they came from, kept on each Template."""
         crops = self.embedder.crops(image, faces)
-        vectors = embed_crops(self.embedder, crops, flip=self.flip)
+        vectors, norms = embed_crops_and_norms(self.embedder, crops, flip=self.flip)
+        spec = getattr(self.embedder, "spec", None)
+        norm_range = spec.extra.get("quality_norm") if spec else None
         out = []
-        for face, crop, vec in zip(faces, crops, vectors):
+        for face, crop, vec, norm in zip(faces, crops, vectors, norms):
             if isinstance(crop, tuple):          # a fused embedder: one crop per part model
                 crop = crop[0]
-            q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None)
+            q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None,
+                                       norm=float(norm) if norm_range else None, norm_range=norm_range)
             out.append(Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail,
                                 source=source))
         return out

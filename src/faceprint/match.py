@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .errors import FaceprintError, ModelError, ModelMismatchError
+from .errors import FaceprintError, ModelError, ModelMismatchError, UsageError
 from .types import Template
 
 DEFAULT_FPIR = 0.001
@@ -59,7 +59,7 @@ def threshold_for_fmr(model_id: str, fmr: float) -> float:
 def check_fpir(fpir: float) -> float:
     fpir = float(fpir)
     if not (0.0 < fpir < 1.0) or math.isnan(fpir):
-        raise FaceprintError(f"FPIR must be a rate between 0 and 1 (exclusive), e.g. 0.001; got {fpir!r}")
+        raise UsageError(f"FPIR must be a rate between 0 and 1 (exclusive), e.g. 0.001; got {fpir!r}")
     return fpir
 
 

@@ -157,7 +157,7 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
     mscores: dict[str, np.ndarray] = {}
     for m in singles:
         name, _, variant = m.partition(":")
-        eng = Engine(embedder=name, flip=True if variant == "flip" else None, threshold=0.0)
+        eng = Engine(embedder=name, flip={"flip": True, "noflip": False}.get(variant), threshold=0.0)
         engines[m] = eng
         clean[m] = image_templates(eng, images, cache=cache, progress=progress)
         scores[m] = pair_scores(pairs, clean[m].vectors)

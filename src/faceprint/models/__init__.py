@@ -2,7 +2,6 @@
 verified by SHA-256 before first use. Nothing is ever downloaded."""
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelChecksumError, ModelError, ModelNotFoundError
+from ..util import sha256
 
 MANIFEST = Path(__file__).with_name("manifest.json")
 
@@ -99,11 +99,7 @@ def _locate(relpath: str) -> Path | None:
 
 @lru_cache(maxsize=None)
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256(path)
 
 
 def _verify(path: Path, expected: str, spec: ModelSpec) -> None:
