@@ -7,10 +7,11 @@ strangers  2,000 people (seeded) enrolled with their first photo through a real 
            FAISS Flat); 300 photos of 300 other people; `Gallery.identify` with its defaults (FPIR
            0.001) vs the 1:1 threshold (FMR 1e-3) that it used before. Strangers named, mated rank-1.
 fpir       The FMR -> threshold table is fitted (bench/calibrate.py's method) on half of the LFW
-           identities (A) only. Probes: every photo of most of the other half (B). Galleries: photos of
-           the rest of B (1K), then A's photos (10K), then, for size, filler templates of A's and B's
-           gallery photos under random crops, rotations, flips, blur and lighting (100K). Observed FPIR
-           at the thresholds the A-only table gives for targets 0.01 and 0.001, with a 95% Poisson CI.
+           identities (A) only. Probes: every photo of part of the other half (B). Galleries of 1K, 3K
+           and 10K photos: the rest of B's photos first, then A's (their comparisons with B's probes
+           were never in the fit). Observed FPIR at the thresholds the A-only table gives for targets
+           0.01 and 0.001, with a 95% Poisson interval. LFW holds 13,233 photos, so 100K would need
+           90K templates of other faces; see the README for why that was not measured here.
 lfw        LFW open set: first photo of each person with 2+ photos enrolled, their other photos are
            mated probes, the 4,069 one-photo people non-mated probes. FNIR at FPIR 0.01 (threshold set
            on the non-mated searches, FRVT) and at the calibrated FPIR 0.01 threshold (what identify
@@ -39,7 +40,7 @@ from common import DATA, save  # noqa: E402
 from faceprint import Engine, Gallery, Template  # noqa: E402
 from faceprint.embed import l2_normalise  # noqa: E402
 from faceprint.evaluate import calibration, metrics  # noqa: E402
-from faceprint.evaluate.cache import TemplateCache, default_path  # noqa: E402
+from faceprint.evaluate.cache import TemplateCache  # noqa: E402
 from faceprint.evaluate.protocols import identity_folders  # noqa: E402
 from faceprint.evaluate.runner import image_templates  # noqa: E402
 from faceprint.match import fmr_for_fpir, threshold_for_fpir  # noqa: E402
@@ -106,55 +107,9 @@ def strangers(paths, vecs, ids, model_id: str, n_gallery: int = 2000, n_stranger
 
 
 # -- FPIR at gallery size ----------------------------------------------------------------------
-def mean_landmarks(engine: Engine, paths: list[Path], n: int = 200) -> np.ndarray:
-    """Average YuNet landmarks over a sample of LFW photos (deep-funneled: faces sit in one place)."""
-    pts = []
-    for p in paths[:: max(1, len(paths) // n)][:n]:
-        faces = engine.detect(p)
-        if faces:
-            img_c = np.array([125.0, 125.0])
-            f = min(faces, key=lambda f: np.linalg.norm(np.asarray(f.center) - img_c))
-            pts.append(f.landmarks)
-    return np.mean(pts, axis=0)
-
-
-def filler_templates(engine: Engine, paths: list[Path], n: int, seed: int = 1) -> np.ndarray:
-    """n templates of randomly re-framed copies of these photos (crop/rotation/scale jitter, flips,
-    blur, gamma), cached on disk: "templates of other photos" to grow a gallery past LFW's size."""
-    from faceprint.align import align
-    key = f"fillers-{engine.model_id}-{n}-{seed}-{len(paths)}"
-    path = default_path().with_name(key + ".npy")
-    if path.is_file():
-        return np.load(path)
-    base = mean_landmarks(engine, paths)
-    rng = np.random.default_rng(seed)
-    out = np.zeros((n, engine.embedder.dim), np.float32)
-    batch = 128
-    from tqdm import tqdm
-    for start in tqdm(range(0, n, batch), desc="filler templates", unit="batch"):
-        crops = []
-        for _ in range(min(batch, n - start)):
-            img = cv2.imread(str(paths[rng.integers(len(paths))]))
-            ang, sc = rng.uniform(-15, 15), rng.uniform(0.85, 1.15)
-            shift = rng.uniform(-0.08, 0.08, 2) * 60
-            c = base.mean(axis=0)
-            rot = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), ang, sc)
-            lm = (base - c) @ rot[:, :2].T + c + shift
-            crop = align(img, lm.astype(np.float32), engine.embedder.crop)
-            if rng.random() < 0.5:
-                crop = np.ascontiguousarray(crop[:, ::-1])
-            if rng.random() < 0.3:
-                crop = cv2.GaussianBlur(crop, (0, 0), rng.uniform(0.5, 1.5))
-            gamma = rng.uniform(0.7, 1.4)
-            crop = np.clip(255 * (crop / 255.0) ** gamma, 0, 255).astype(np.uint8)
-            crops.append(crop)
-        out[start:start + len(crops)] = l2_normalise(engine.embedder.embed_crops(crops))
-    np.save(path, out)
-    return out
-
-
-def fpir_check(engine, paths, vecs, ids, sizes=(1_000, 10_000, 100_000),
-               targets=(0.01, 0.001)) -> dict:
+def fpir_check(vecs, ids, sizes=(1_000, 3_000, 10_000), targets=(0.01, 0.001)) -> dict:
+    """Fit on half A's identities only; probes: photos of B_probe identities; galleries: photos of
+    the other B identities, then A's photos (their comparisons with B's probes were never in the fit)."""
     rng = np.random.default_rng(0)
     people = np.unique(ids)
     rng.shuffle(people)
@@ -168,40 +123,38 @@ def fpir_check(engine, paths, vecs, ids, sizes=(1_000, 10_000, 100_000),
     def thr_at(fmr):
         return float(np.interp(np.log10(fmr), fmrs[::-1], thrs[::-1]))
 
-    # B: one-photo-first gallery identities holding ~1,000 photos; the rest of B probes.
+    # B split so that its gallery identities plus A hold the largest gallery, the rest probe.
     b_people = [p for p in people if p not in half_a]
+    need_b = max(sizes) - int(in_a.sum())
     b_gal, count = set(), 0
-    counts = {p: int((ids == p).sum()) for p in b_people}
     for p in b_people:
-        if count >= sizes[0]:
+        if count >= need_b:
             break
         b_gal.add(p)
-        count += counts[p]
-    gal_b = np.flatnonzero([i in b_gal for i in ids])[: sizes[0]]
+        count += int((ids == p).sum())
+    gal_b = np.flatnonzero([i in b_gal for i in ids])
     probes = np.flatnonzero([(i not in half_a) and (i not in b_gal) for i in ids])
-    gal_a = np.flatnonzero(in_a)
-    real = np.r_[gal_b, gal_a]
-    need = max(sizes) - len(real)
-    fill = filler_templates(engine, [paths[i] for i in real], max(need, 0)) if need > 0 else np.zeros((0, vecs.shape[1]))
-    gallery = np.vstack([vecs[real], fill]).astype(np.float32)
+    order = np.r_[gal_b, np.flatnonzero(in_a)]          # smaller galleries: B's photos first
+    gallery = vecs[order]
     out = {"fit_on": f"{len(half_a)} identities, {int(in_a.sum())} photos (half A)", "fit_seconds": round(fit_s, 1),
+           "fit_table": {f"{f:g}": t for f, t in zip(table["fmr"], table["threshold"])},
            "probes": int(len(probes)), "probe_identities": len({ids[i] for i in probes}),
-           "gallery_real_templates": int(len(real)), "filler_templates": int(len(fill)), "sizes": {}}
+           "gallery_photos_available": int(len(order)), "sizes": {}}
     q = vecs[probes]
     for n in sizes:
-        top = np.full(len(q), -np.inf, np.float32)
-        for lo in range(0, n, 20_000):
-            top = np.maximum(top, (q @ gallery[lo:min(n, lo + 20_000)].T).max(axis=1))
-        row = {"real": int(min(n, len(real))), "fillers": int(max(0, n - len(real)))}
+        if n > len(gallery):
+            continue
+        top = (q @ gallery[:n].T).max(axis=1)
+        row = {}
         for f in targets:
             fmr = fmr_for_fpir(f, n)
             t = thr_at(fmr)
             k = int((top >= t).sum())
             row[f"{f:g}"] = {"per_comparison_fmr": fmr, "threshold": round(t, 5), "false_positives": k,
-                             "observed_fpir": k / len(q), "ci95": poisson_ci(k, len(q)),
+                             "expected": f * len(q), "observed_fpir": k / len(q), "ci95": poisson_ci(k, len(q)),
                              "ratio_to_target": (k / len(q)) / f}
         out["sizes"][str(n)] = row
-        print(n, {f: (row[f]["observed_fpir"], row[f]["ratio_to_target"]) for f in map(lambda x: f"{x:g}", targets)})
+        print(n, {f: (row[f]["false_positives"], round(row[f]["ratio_to_target"], 2)) for f in row})
     return out
 
 
@@ -320,7 +273,7 @@ def main() -> None:
         out["near_duplicates"] = near_duplicates(engine, vecs, ids)
         print("near duplicates", out["near_duplicates"])
     if "fpir" in parts:
-        out["fpir_calibration_check"] = fpir_check(engine, paths, vecs, ids)
+        out["fpir_calibration_check"] = fpir_check(vecs, ids)
     save("openset_" + "_".join(parts), {"protocol": __doc__.strip().split("\n\n")[1], **out})
 
 

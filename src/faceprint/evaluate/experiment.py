@@ -14,7 +14,7 @@ import numpy as np
 from ..engine import Engine
 from . import fusion, metrics
 from .cache import TemplateCache
-from .masks import synthetic_mask
+from .masks import mask_transform
 from .protocols import IdentificationSplit, Pair, identification_split
 from .runner import TemplateSet, image_templates, pair_scores, search_metrics
 
@@ -28,16 +28,6 @@ class Dataset:
     pairs: list[Pair]
     counts: dict
     identities: dict[str, list[Path]] = field(default_factory=dict)
-
-
-def mask_transform(engine: Engine, img: np.ndarray, path: Path) -> np.ndarray:
-    """Draw a seeded synthetic mask on the face that the pipeline would pick (found on the clean image)."""
-    from ..engine import pick_face
-    faces = engine.detector.detect([img])[0]
-    if not faces:
-        return img
-    masked, _ = synthetic_mask(img, faces[pick_face(faces, img.shape, "center")], path.name, MASK_SEED)
-    return masked
 
 
 def one_core_ms(engine: Engine, paths: list[Path], cache: TemplateCache | None = None, n: int = 20) -> float:
@@ -121,18 +111,27 @@ def verification_metrics(scores: np.ndarray, mated: np.ndarray, folds: np.ndarra
     return out
 
 
-def _quality_bins(scores, mated, pairs, quality, threshold) -> dict:
+def _quality_bins(scores, mated, pairs, quality_detail, threshold) -> dict:
+    """FNMR of mated pairs at the 1:1 threshold, in quartiles of the weaker photo's quality score and
+    of each of its measures (which one predicts errors best)."""
+    from ..quality import score_of
     out = {}
     sel = np.flatnonzero(mated)
-    for key, label in (("eye_distance_px", "eye_distance_px"), ("sharpness_raw", "sharpness")):
-        vals = np.array([min(quality.get(pairs[i].a, {}).get(key, np.nan), quality.get(pairs[i].b, {}).get(key, np.nan))
-                         for i in sel])
+
+    def value(path, key):
+        d = quality_detail.get(path) or {}
+        if key == "quality":
+            return score_of(d) if d else np.nan
+        return d.get(key, np.nan)
+
+    for key in ("quality", "embedding_norm", "detector", "eye_distance_px", "sharpness_raw", "pose"):
+        vals = np.array([min(value(pairs[i].a, key), value(pairs[i].b, key)) for i in sel], float)
         ok = np.isfinite(vals)
-        if ok.sum() < 30:
+        if ok.sum() < 40:
             continue
-        edges = list(np.quantile(vals[ok], [0, 1 / 3, 2 / 3]))
+        edges = list(np.quantile(vals[ok], [0, 0.25, 0.5, 0.75]))
         edges.append(float(vals[ok].max()) + 1e-9)
-        out[label] = metrics.fnmr_by_bins(scores[sel][ok], vals[ok], threshold, edges)
+        out[key] = metrics.fnmr_by_bins(scores[sel][ok], vals[ok], threshold, edges)
     return out
 
 
@@ -162,7 +161,7 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
         clean[m] = image_templates(eng, images, cache=cache, progress=progress)
         scores[m] = pair_scores(pairs, clean[m].vectors)
         if mask:
-            masked[m] = image_templates(eng, probes, cache=cache, progress=progress, transform=mask_transform,
+            masked[m] = image_templates(eng, probes, cache=cache, progress=progress, transform=mask_transform(MASK_SEED),
                                         transform_key=f"mask=synthetic:{MASK_SEED}")
             mscores[m] = pair_scores(pairs, clean[m].vectors, masked[m].vectors)
 

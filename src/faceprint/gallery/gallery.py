@@ -3,7 +3,6 @@ with it. The store is the source of truth; the index replays the store's change 
 after a crash or another process's writes, and is rebuilt when it cannot."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Sequence
 
