@@ -3,8 +3,11 @@
     .venv/bin/python bench/calibrate.py --models sface --write            # one model, ~1 min warm
     .venv/bin/python bench/calibrate.py --models sface,sface:flip,sface-int8,dlib,dlib:flip,sface+dlib --write
 
-Non-mated scores: every cross-identity pair among all 13,233 LFW images (87.5 million pairs; or the
-7,701 pairs.txt images with --images pairs). LFW's label noise (one person under two names, a photo
+Non-mated scores: every cross-identity pair among the LFW images, at most 10 photos per person
+(--per-identity; 9,4xx of the 13,233 images, ~44 million pairs; or the pairs.txt images with
+--images pairs). The cap makes the table count people the way an FPIR counts searches: without it
+a few people with hundreds of photos (George W. Bush 530, with a look-alike brother) make up a large
+share of the pairs, and the 1:N thresholds came out up to 2.2x too strict (bench/openset.py, fpir). LFW's label noise (one person under two names, a photo
 filed under the wrong name) is removed by merging the identity pairs listed in
 bench/lfw_label_noise.txt, found by inspecting the highest-scoring cross-name pairs; the 30 highest
 remaining pairs are kept in the result JSON for the next inspection. Above the 1e-4 tail level the scores are fitted with a generalized Pareto
@@ -67,13 +70,17 @@ def fused_entry(name: str, weights: list[float]) -> dict:
 LABEL_NOISE = Path(__file__).with_name("lfw_label_noise.txt")
 
 
-def calibrate_model(model_id: str, paths: list[Path], cache: TemplateCache, pairs) -> tuple[dict, dict, list | None]:
+def calibrate_model(model_id: str, paths: list[Path], cache: TemplateCache, pairs,
+                    per_identity: int) -> tuple[dict, dict, list | None]:
     t0 = time.perf_counter()
     templates, weights = model_templates(model_id, paths, cache)
     t_templates = time.perf_counter() - t0
     ok = [p for p in paths if templates[p] is not None]
+    failures = len(paths) - len(ok)
     same_person = calibration.read_same_person(LABEL_NOISE)
     identities = calibration.merge_identities(np.array([p.parent.name for p in ok]), same_person)
+    keep = calibration.cap_per_identity(identities, per_identity)
+    ok, identities = [ok[i] for i in keep], identities[keep]
     nm = calibration.nonmated_scores(np.vstack([templates[p] for p in ok]), identities)
     table = calibration.calibrate(nm)
     top = [{"a": ok[i].name, "b": ok[j].name, "score": round(float(s), 4)}
@@ -87,7 +94,7 @@ def calibrate_model(model_id: str, paths: list[Path], cache: TemplateCache, pair
         "pairs_txt_fmr_at_it": float(np.mean(scores[~mated] >= at3)),
         "pairs_txt_tar_at_it": float(np.mean(scores[mated] >= at3)),
         **metrics.kfold_accuracy(scores, mated, np.array([p.fold for p in pairs])),
-        "failures_to_detect": len(paths) - len(ok),
+        "failures_to_detect": failures, "images_used": len(ok),
         "label_noise_identity_pairs_merged": len(same_person),
         "dropped_by_tail_fit": dropped,
         "highest_remaining_nonmated_pairs": top,
@@ -97,8 +104,9 @@ def calibrate_model(model_id: str, paths: list[Path], cache: TemplateCache, pair
     entry = {
         "value": at3, "fmr": 1e-3,
         "source": (f"LFW deep-funneled, YuNet fp32 faces: all {table['nonmated_pairs']:,} cross-identity pairs of "
-                   f"{len(ok):,} images (label noise removed: bench/lfw_label_noise.txt); generalized Pareto tail fit "
-                   f"below FMR {table['tail']['rate']:.0e} (bench/calibrate.py)"),
+                   f"{len(ok):,} images, at most {per_identity} per person, label noise removed "
+                   f"(bench/lfw_label_noise.txt); generalized Pareto tail below FMR {table['tail']['rate']:.0e} "
+                   "(bench/calibrate.py)"),
         "table": table,
     }
     return summary, entry, weights
@@ -109,6 +117,9 @@ def main() -> None:
     ap.add_argument("--models", default="sface")
     ap.add_argument("--images", choices=["all", "pairs"], default="all",
                     help="all 13,233 LFW images (default) or only the 7,701 of pairs.txt")
+    ap.add_argument("--per-identity", type=int, default=10,
+                    help="photos per person at most (default 10: George W. Bush's 530 would otherwise be in "
+                         "12%% of all non-mated pairs)")
     ap.add_argument("--write", action="store_true", help="store the tables in models/manifest.json")
     args = ap.parse_args()
     lfw = DATA / "lfw"
@@ -122,7 +133,7 @@ def main() -> None:
     report = {}
     for model_id in args.models.split(","):
         name, _, variant = model_id.partition(":")
-        summary, entry, weights = calibrate_model(model_id, paths, cache, pairs)
+        summary, entry, weights = calibrate_model(model_id, paths, cache, pairs, args.per_identity)
         report[model_id] = summary
         print(model_id, json.dumps({k: v for k, v in summary.items() if k not in ("table", "fold_accuracies",
                                                                                   "fold_thresholds")}))

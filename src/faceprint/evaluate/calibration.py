@@ -172,3 +172,15 @@ def read_same_person(path) -> list[tuple[str, str]]:
         if len(line) == 2:
             out.append((line[0], line[1]))
     return out
+
+
+def cap_per_identity(identities: np.ndarray, cap: int) -> np.ndarray:
+    """Row indices keeping at most `cap` photos per identity (the first ones), so that a few people
+    with hundreds of photos do not make up most of the non-mated pairs."""
+    seen: dict = {}
+    keep = []
+    for i, name in enumerate(identities):
+        if seen.get(name, 0) < cap:
+            seen[name] = seen.get(name, 0) + 1
+            keep.append(i)
+    return np.array(keep, dtype=np.int64)
