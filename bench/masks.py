@@ -1,12 +1,12 @@
 """Masked faces: train the mask detector (not on LFW), measure it on LFW, and measure masked matching.
 
-    .venv/bin/python bench/masks.py [--folds 0,1,2,3,4] [--write]
+    .venv/bin/python bench/masks.py [--folds 0,1,2,3]
 
 Detector: logistic regression on the SFace template (128-d, unit norm), trained on the AT&T faces
 and the face_recognition example photos (430 photos, none from LFW), each clean and under three
 seeded synthetic masks (evaluate/masks.py: surgical, cloth, N95 shapes in six colours); measured on
-LFW pairs.txt images, clean vs masked (seed 0). --write stores its weights in
-src/faceprint/models/mask_sface.json, which faceprint.quality reads.
+LFW pairs.txt images, clean vs masked (seed 0). It does not transfer (55% on LFW, README), so
+none ships.
 
 Matching, LFW pairs.txt (the given folds): the second photo of each pair masked (seed 0), the first
 clean, as at a gate where enrolment photos are clean. Three ways to score a pair:
@@ -21,7 +21,6 @@ the false-match rate is held. Clean FNMR: the manifest's threshold at FMR 1e-3 o
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from common import DATA, save  # noqa: E402
 
-from faceprint import Engine, models  # noqa: E402
+from faceprint import Engine  # noqa: E402
 from faceprint.evaluate.cache import TemplateCache  # noqa: E402
 from faceprint.evaluate.masks import mask_transform  # noqa: E402
 from faceprint.evaluate.protocols import IMAGE_SUFFIXES, lfw_pairs  # noqa: E402
@@ -70,8 +69,7 @@ def training_photos() -> list[Path]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--folds", default="0,1,2,3,4")
-    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--folds", default="0,1,2,3")
     args = ap.parse_args()
     t0 = time.perf_counter()
     engine = Engine()
@@ -174,12 +172,6 @@ def main() -> None:
         print(scheme, out["schemes"][scheme])
     out["groups"] = groups
     out["seconds"] = round(time.perf_counter() - t0, 1)
-    if args.write:
-        path = Path(models.__file__).with_name("mask_sface.json")
-        path.write_text(json.dumps({"model": engine.model_id, "weights": [round(float(v), 6) for v in w],
-                                    "bias": round(b, 6), "source": "bench/masks.py",
-                                    "lfw_accuracy": out["detector"]["lfw_accuracy"]}) + "\n")
-        print(f"wrote {path}")
     save("masks", {"protocol": __doc__.strip().split("\n\n")[1], **out})
 
 

@@ -88,8 +88,7 @@ class Engine:
             if isinstance(crop, tuple):          # a fused embedder: one crop per part model
                 crop = crop[0]
             q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None,
-                                       norm=float(norm) if norm_range else None, norm_range=norm_range,
-                                       vector=vec, mask_detector=spec.extra.get("mask_detector") if spec else None)
+                                       norm=float(norm) if norm_range else None, norm_range=norm_range)
             out.append(Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail,
                                 source=source))
         return out

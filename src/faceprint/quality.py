@@ -11,16 +11,10 @@ is enough to flag a photo, and the softened ones (pose, sharpness, detector) can
 """
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
-
 import cv2
 import numpy as np
 
 from .types import Face
-
-MASKED = 0.5                   # mask probability above which a face counts as masked
 
 MIN_GOOD_EYE_DISTANCE = 40.0   # px; ISO/IEC 19794-5 asks for >= 60 for ID photos, 40 is usable
 GOOD_SHARPNESS = 100.0         # variance of the Laplacian on the 112 px crop
@@ -47,34 +41,10 @@ def sharpness(crop: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-@lru_cache(maxsize=None)
-def _mask_model(filename: str) -> tuple[np.ndarray, float] | None:
-    from . import models
-    path = Path(models.__file__).with_name(filename)
-    if not path.is_file():
-        return None
-    doc = json.loads(path.read_text())
-    return np.asarray(doc["weights"], np.float32), float(doc["bias"])
-
-
-def mask_probability(vector: np.ndarray, detector: str) -> float | None:
-    """Probability that the face of this template wears a mask: logistic regression on the template
-    (bench/masks.py trains it on synthetic masks over non-LFW photos; 'detector' is its file in
-    faceprint/models, named by the embedder's manifest entry "mask_detector"); None without one."""
-    model = _mask_model(detector)
-    if model is None:
-        return None
-    w, b = model
-    return float(1.0 / (1.0 + np.exp(-(float(np.asarray(vector, np.float32) @ w) + b))))
-
-
 def assess(face: Face, crop: np.ndarray | None = None, *, norm: float | None = None,
-           norm_range: tuple[float, float] | list[float] | None = None, vector: np.ndarray | None = None,
-           mask_detector: str | None = None) -> tuple[float, dict[str, float]]:
+           norm_range: tuple[float, float] | list[float] | None = None) -> tuple[float, dict[str, float]]:
     """(score, detail). norm / norm_range: the raw embedding norm and the model's (useless, good)
-    norms from its manifest entry ("quality_norm"), mapped linearly to 0..1. vector / mask_detector:
-    the template and the model's mask classifier: detail["mask"] is the probability of a mask (a
-    masked face is recognisable, so it does not lower the score; the gallery matches it differently)."""
+    norms from its manifest entry ("quality_norm"), mapped linearly to 0..1."""
     size = eye_distance(face)
     detail = {
         "eye_distance_px": round(size, 1),
@@ -91,9 +61,6 @@ def assess(face: Face, crop: np.ndarray | None = None, *, norm: float | None = N
         lo, good = (float(v) for v in norm_range)
         detail["embedding_norm"] = round(float(norm), 3)
         detail["norm"] = float(np.clip((norm - lo) / (good - lo), 0.0, 1.0))
-    p_mask = mask_probability(vector, mask_detector) if vector is not None and mask_detector else None
-    if p_mask is not None:
-        detail["mask"] = round(p_mask, 4)
     return score_of(detail), detail
 
 
