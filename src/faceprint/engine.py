@@ -1,12 +1,15 @@
 """Engine: wires a detector, an embedder and the matcher into the batch-first public API."""
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import cv2
 import numpy as np
 
 from . import quality
+from . import runtime as runtimes
 from .detect import Detector, create_detector
 from .embed import Embedder, create_embedder, embed_crops_and_norms
 from .errors import ModelError, NoFaceError
@@ -37,16 +40,21 @@ class Engine:
     flip: None uses the model's manifest default (on for dlib, where it gains 0.3% on LFW; off for SFace,
     where it gains 0.02% for twice the embedding time).
     threshold: decision threshold for verify(); default is the model's calibrated one.
-    threads: OpenCV worker threads (process-wide); None leaves OpenCV's default (all cores).
+    runtime: "openvino", "onnxruntime" or "opencv" for the detector and ONNX embedders; default the
+    fastest installed (runtime.RUNTIMES order).
+    threads: the runtime's own thread count per model (and OpenCV's process-wide pool, used for image
+    resizing and warping); None leaves each at its default (all cores).
     """
 
-    def __init__(self, detector: str = "yunet", embedder: str = "sface", *, flip: bool | None = None,
-                 threshold: float | None = None, threads: int | None = None,
+    def __init__(self, detector: str = "yunet", embedder: str = "sface", *, runtime: str | None = None,
+                 threads: int | None = None, flip: bool | None = None, threshold: float | None = None,
                  limits: Limits = DEFAULT_LIMITS):
         if threads is not None:
             cv2.setNumThreads(int(threads))
-        self.detector: Detector = create_detector(detector)
-        self.embedder: Embedder = create_embedder(embedder)
+        self.runtime = runtimes.resolve(runtime)
+        self.threads = threads
+        self.detector: Detector = create_detector(detector, runtime=self.runtime, threads=threads)
+        self.embedder: Embedder = create_embedder(embedder, runtime=self.runtime, threads=threads)
         spec = getattr(self.embedder, "spec", None)
         self.flip = bool(spec.extra.get("default_flip", False)) if flip is None and spec else bool(flip)
         self.limits = limits
@@ -79,19 +87,52 @@ class Engine:
     def templates_for(self, image: np.ndarray, faces: list[Face], *, source: str | None = None) -> list[Template]:
         """Templates for given faces of an already-decoded BGR image (one batched forward pass);
         source: the SHA-256 of the photo they came from, kept on each Template."""
-        crops = self.embedder.crops(image, faces)
-        vectors, norms = embed_crops_and_norms(self.embedder, crops, flip=self.flip)
+        return self._templates([image], [faces], [source])[0]
+
+    def templates_batch(self, images: Sequence[ImageInput], *, select: str | None = None, rgb: bool = False,
+                        chunk: int = 64) -> list[list[Template]]:
+        """Templates of many photos, the embedder running on the faces of `chunk` photos at a time:
+        every face of each photo (best detection first), or with select ("largest", "center",
+        "score") only its most prominent face (an empty list where a photo has none). An input that
+        cannot be read raises, naming it; load photos with load() first to handle those one by one."""
+        out: list[list[Template]] = []
+        chunks = [images[i:i + chunk] for i in range(0, len(images), chunk)]
+        # Photos are decoded by worker threads (Pillow and OpenCV release the GIL) one chunk ahead
+        # of the chunk being detected and embedded.
+        with ThreadPoolExecutor(max_workers=self.threads or os.cpu_count() or 1) as pool:
+            def submit(batch):
+                return [pool.submit(decode, im, rgb=rgb, limits=self.limits) for im in batch]
+
+            pending = submit(chunks[0]) if chunks else []
+            for k in range(len(chunks)):
+                loaded, sources = zip(*[f.result() for f in pending])
+                if k + 1 < len(chunks):
+                    pending = submit(chunks[k + 1])
+                faces = self.detector.detect(list(loaded))
+                if select is not None:
+                    faces = [[f[pick_face(f, img.shape, select)]] if f else [] for f, img in zip(faces, loaded)]
+                out += self._templates(list(loaded), faces, list(sources))
+        return out
+
+    def _templates(self, images: list[np.ndarray], faces: list[list[Face]],
+                   sources: list[str | None]) -> list[list[Template]]:
+        """Templates of the given faces of several photos, all embedded in one batched call."""
+        crops = [self.embedder.crops(img, fs) for img, fs in zip(images, faces)]
+        flat = [c for cs in crops for c in cs]
+        vectors, norms = embed_crops_and_norms(self.embedder, flat, flip=self.flip)
+        it = iter(zip(vectors, norms))
+        return [[self._template(face, crop, *next(it), source) for face, crop in zip(fs, cs)]
+                for fs, cs, source in zip(faces, crops, sources)]
+
+    def _template(self, face: Face, crop, vec: np.ndarray, norm: float, source: str | None) -> Template:
+        if isinstance(crop, tuple):          # a fused embedder: one crop per part model
+            crop = crop[0]
         spec = getattr(self.embedder, "spec", None)
         norm_range = spec.extra.get("quality_norm") if spec else None
-        out = []
-        for face, crop, vec, norm in zip(faces, crops, vectors, norms):
-            if isinstance(crop, tuple):          # a fused embedder: one crop per part model
-                crop = crop[0]
-            q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None,
-                                       norm=float(norm) if norm_range else None, norm_range=norm_range)
-            out.append(Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail,
-                                source=source))
-        return out
+        q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None,
+                                   norm=float(norm) if norm_range else None, norm_range=norm_range)
+        return Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail,
+                        source=source)
 
     def templates(self, image: ImageInput, *, rgb: bool = False) -> list[Template]:
         """One Template per detected face, best detection first; empty if there is no face."""

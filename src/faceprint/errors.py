@@ -48,3 +48,14 @@ class GalleryError(FaceprintError):
 
 class GalleryNotFoundError(GalleryError):
     """A reading command named a gallery that does not exist (it is never created by accident)."""
+
+
+class GalleryKeyError(GalleryError):
+    """An encrypted gallery opened without its key or with a wrong one, or a key given for a gallery
+    that is not encrypted. Nothing was read or changed."""
+
+
+class GalleryPurgePendingError(GalleryError):
+    """A deletion committed, but another process's open read kept its template bytes in the database
+    file for now; they are purged at the gallery's next write or close."""
+

@@ -15,7 +15,8 @@ from ..types import Face
 
 
 class DlibResNet:
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, *, runtime: str | None = None, threads: int | None = None):
+        # dlib runs its own single-threaded CPU code: runtime and threads do not apply.
         import dlib
 
         self._dlib = dlib
@@ -42,6 +43,8 @@ class DlibResNet:
         return chips
 
     def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        if not crops:
+            return np.zeros((0, self.dim), np.float32)
         with self._lock:
             out = self._net.compute_face_descriptor([np.ascontiguousarray(c) for c in crops])
         return np.asarray([np.asarray(v) for v in out], np.float32)

@@ -17,11 +17,12 @@ from . import Embedder, create_embedder, embed_crops
 
 class Fused:
     def __init__(self, spec: ModelSpec | None = None, *, parts: list[str] | None = None,
-                 weights: list[float] | None = None, name: str | None = None):
+                 weights: list[float] | None = None, name: str | None = None, runtime: str | None = None,
+                 threads: int | None = None):
         self.spec = spec
         parts = parts or spec.extra["parts"]
         weights = weights or (spec.extra.get("weights") if spec else None) or [1.0] * len(parts)
-        self.parts: list[Embedder] = [create_embedder(p) for p in parts]
+        self.parts: list[Embedder] = [create_embedder(p, runtime=runtime, threads=threads) for p in parts]
         w = np.asarray(weights, np.float64)
         self.weights = w / w.sum()
         self.name = name or (spec.name if spec else "+".join(parts))

@@ -20,7 +20,11 @@ def _png(fig) -> str:
 
 
 def plots(curves: dict) -> dict[str, str]:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from ..errors import FaceprintError
+        raise FaceprintError("the HTML report's plots need matplotlib: pip install 'faceprint[eval]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import match, quality
 from ..embed import l2_normalise
-from ..errors import FaceprintError, GalleryNotFoundError, ModelMismatchError, NoFaceError, UsageError
+from ..errors import (FaceprintError, GalleryError, GalleryNotFoundError, GalleryPurgePendingError,
+                      ModelMismatchError, NoFaceError, UsageError)
 from ..match import DEFAULT_FPIR
 from ..types import Identification, Match, Template
 from .base import Enrolment, Subject
@@ -48,40 +49,59 @@ class Gallery:
     @classmethod
     def open(cls, location: str | Path, *, index: str = "Flat", search_params: str | None = None,
              engine=None, model: str | None = None, dim: int | None = None, index_path: str | Path | None = None,
-             create: bool = False, readonly: bool = False, fpir: float | None = None) -> "Gallery":
+             create: bool = False, readonly: bool = False, encryption_key: bytes | None = None,
+             fpir: float | None = None) -> "Gallery":
         """Open a gallery; with create=True, create it when absent (never by accident otherwise).
 
         location: a SQLite file path or a "postgresql://..." URL.
         index: FAISS factory string: "Flat" (exact, default), "PQ64x4fs,RFlat" (1M+ templates: fast
             compressed scan re-ranked exactly), any other ("HNSW32", "IVF4096,Flat", ...); or a Milvus
             collection: "milvus:/path/to/milvus.db" (milvus-lite) or "milvus:http://host:19530".
-        search_params: FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor=32".
+        search_params: FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=32".
         engine: the Engine that turns photos into templates for enroll()/identify() on images.
+        readonly: only read: the store is opened read-only (no write lock, so never waiting behind a
+            writer) and the index file is never written.
+        encryption_key: 32 bytes (crypto.load_key reads a key file). A gallery created with a key keeps
+            its templates and index file AES-256-GCM-encrypted; an encrypted gallery opened without
+            its key or with a wrong one raises errors.GalleryKeyError and changes nothing.
         fpir: the target false-positive identification rate of identify() for this session (default:
             the gallery's own, set_default_fpir(), else 0.001).
         """
         location = str(location)
+        if readonly and create:
+            raise UsageError("a gallery opened read-only cannot be created")
         if _is_url(location):
             from .store_postgres import PostgresStore
-            store = PostgresStore(location, create=create)
+            store = PostgresStore(location, create=create, readonly=readonly, key=encryption_key)
         else:
-            if not create and not Path(location).is_file():
+            if not create and not Path(location).exists():
                 raise GalleryNotFoundError(
                     f"gallery {location} does not exist; check the path, or enrol someone to create it")
             from .store_sqlite import SQLiteStore
-            store = SQLiteStore(location)
+            store = SQLiteStore(location, create=create, readonly=readonly, key=encryption_key)
             if index_path is None:
                 index_path = location + ".index"
-        meta = store.meta()
-        model = model or meta.get("model") or (engine.model_id if engine else None) or "sface"
-        dim = int(meta.get("dim") or dim or (engine.embedder.dim if engine else 128))
-        if index.startswith("milvus:"):
-            from .index_milvus import MilvusIndex
-            idx = MilvusIndex(index.partition(":")[2], dim=dim, store=store,
-                              collection=meta.get("milvus_collection"))
-        else:
-            idx = FaissIndex(dim, index, path=index_path, search_params=search_params)
-        return cls(store, idx, engine=engine, model=model, readonly=readonly, fpir=fpir)
+        try:
+            meta = store.meta()
+            model = model or meta.get("model") or (engine.model_id if engine else None) or "sface"
+            dim = int(meta.get("dim") or dim or (engine.embedder.dim if engine else 128))
+            if index.startswith("milvus:"):
+                if store.cipher is not None:
+                    raise GalleryError("a Milvus index keeps vectors in clear, so it cannot serve an encrypted "
+                                       "gallery; use a FAISS index (the default) with encryption")
+                from .index_milvus import MilvusIndex
+                idx = MilvusIndex(index.partition(":")[2], dim=dim, store=store,
+                                  collection=meta.get("milvus_collection"))
+            else:
+                idx = FaissIndex(dim, index, path=index_path, search_params=search_params,
+                                 identity=meta.get("gallery_id"), cipher=store.cipher)
+                if not readonly:
+                    with store.write_lock():
+                        idx.remove_temporaries()
+            return cls(store, idx, engine=engine, model=model, readonly=readonly, fpir=fpir)
+        except BaseException:
+            store.close()
+            raise
 
     def __enter__(self) -> "Gallery":
         return self
@@ -90,10 +110,26 @@ class Gallery:
         self.close()
 
     def close(self) -> None:
-        if not self.readonly:
-            self.index.persist()
-        self.index.close()
-        self.store.close()
+        """Save the index file if it changed (never when read-only), then release everything."""
+        try:
+            if not self.readonly and getattr(self.index, "dirty", True):
+                self.persist()
+        finally:
+            self.index.close()
+            self.store.close()
+
+    def persist(self) -> None:
+        """Save the index now, caught up with the store, under the store's write lock: no deletion
+        can commit between the catch-up and the file replacing the old one."""
+        self._check_writable()
+        with self.store.write_lock():
+            self.sync()
+            position = {"count": self.store.counts()["templates"], "max_id": self.store.max_template_id()}
+            try:
+                self.index.persist(position)
+            except IndexNeedsRebuild:       # removals this index type cannot apply in place (HNSW)
+                self.rebuild()
+                self.index.persist(position)
 
     def _engine(self):
         if self.engine is None:
@@ -118,26 +154,41 @@ class Gallery:
         if applied > last:
             self.rebuild()
         elif applied < last:
+            missing: set[int] = set()      # ids deleted before their addition is replayed
             try:
                 for ch in self.store.changes_since(applied):
                     if ch.op == "add":
                         ids, vecs = self.store.vectors_between(ch.first_id, ch.last_id)
+                        if len(ids) < ch.last_id - ch.first_id + 1:
+                            missing.update(set(range(ch.first_id, ch.last_id + 1)) - set(ids.tolist()))
                         if len(ids):
                             self.index.add(ids, vecs)
+                            # Only the subjects just added to can have grown; after deletions the
+                            # old maximum stays an upper bound (a little over-fetch), so a delete
+                            # never pays a scan of every template.
+                            self._max_per_subject = max(self._max_per_subject, self.store.max_templates_per_subject(
+                                ch.first_id, ch.last_id))
                     else:
-                        self.index.remove(np.arange(ch.first_id, ch.last_id + 1))
+                        gone = [i for i in range(ch.first_id, ch.last_id + 1) if i not in missing]
+                        if gone:
+                            self.index.remove(np.array(gone, np.int64))
                     self.index.set_applied_seq(ch.seq)
             except IndexNeedsRebuild:
                 self.rebuild()
-            self._max_per_subject = self.store.max_templates_per_subject()
         if verify:
-            if self.index.count() != self.store.counts()["templates"]:
+            count = self.store.counts()["templates"]
+            header = getattr(self.index, "header", None)
+            # A file saved at the store's current seq must describe the same templates (a restored
+            # or copied store can reach the same seq with other contents).
+            stale = header is not None and header.get("seq") == last and (
+                header.get("count") != count or header.get("max_id") != self.store.max_template_id())
+            if stale or self.index.count() != count:
                 self.rebuild()
             self._max_per_subject = self.store.max_templates_per_subject()
 
     def _check_writable(self) -> None:
         if self.readonly:
-            raise FaceprintError("gallery was opened read-only")
+            raise GalleryError("this gallery was opened read-only; open it without readonly=True to change it")
 
     def _check_capacity(self, n_new: int) -> None:
         self.index.check_capacity(n_new + self.store.counts()["templates"])
@@ -237,18 +288,37 @@ class Gallery:
         ids = self.store.add_bulk(list(names), l2_normalise(vectors))
         self.sync()
         if len(ids) >= 10_000:
-            self.index.persist()
+            self.persist()
         return ids
 
     def delete(self, name: str) -> bool:
         """Remove a subject and every template of it from the store, the WAL, and the index file."""
         self._check_writable()
-        ids = self.store.delete_subject(name)
+        discard = getattr(self.index, "discard_file", None)
+        try:
+            # The index file goes inside the deletion's transaction: it may hold the deleted vectors,
+            # and it is cheaper to rewrite lazily (close, persist) than on every delete.
+            ids = self.store.delete_subject(name, before_commit=lambda _ids: discard and discard())
+        except GalleryPurgePendingError:
+            self.sync()
+            raise
         if ids is None:
             return False
         self.sync()
-        self.index.persist()
         return True
+
+    def rekey(self, new_key: bytes | None) -> None:
+        """Re-encrypt every template under new_key in one transaction (an unencrypted gallery
+        becomes encrypted; None decrypts), then rewrite the index file under the new key."""
+        self._check_writable()
+        if not hasattr(self.index, "cipher") and new_key is not None:
+            raise GalleryError("a Milvus index keeps vectors in clear, so its gallery cannot be encrypted")
+        if hasattr(self.index, "discard_file"):
+            self.index.discard_file()       # a kill before the new file is written leaves a rebuild, not a stale key
+        self.store.rekey(new_key)
+        if hasattr(self.index, "cipher"):
+            self.index.cipher = self.store.cipher
+            self.persist()
 
     # -- reads ------------------------------------------------------------------------------
     def subjects(self) -> list[Subject]:

@@ -7,11 +7,22 @@ id), so recording the sequence after applying is safe across crashes.
 """
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
 
 from ..errors import FaceprintError
+
+
+# Open MilvusIndex objects per milvus-lite file in this process: the in-process server that holds
+# the file's lock is stopped when the last one closes, so another process can open the gallery.
+_lite_users: dict[str, int] = {}
+_lite_lock = threading.Lock()
+
+
+def _is_lite(uri: str) -> bool:
+    return "://" not in uri
 
 
 class MilvusIndex:
@@ -26,9 +37,17 @@ class MilvusIndex:
         self.collection = collection or "faceprint_templates"
         self._seq_key = f"milvus_seq:{uri}:{self.collection}"
         self._client = MilvusClient(uri)
+        self._closed = False
+        if _is_lite(uri):
+            with _lite_lock:
+                _lite_users[os.path.abspath(uri)] = _lite_users.get(os.path.abspath(uri), 0) + 1
         self._lock = threading.RLock()
         if not self._client.has_collection(self.collection):
             self._create()
+        else:
+            # An existing collection opens released (milvus-lite 3 / pymilvus 3 after a restart);
+            # searching it would fail until it is loaded. Loading a loaded collection is a no-op.
+            self._client.load_collection(self.collection)
         self._seq = int(store.meta().get(self._seq_key, 0))
 
     def check_capacity(self, n_total: int) -> None:
@@ -78,11 +97,26 @@ class MilvusIndex:
 
     def set_applied_seq(self, seq: int) -> None:
         self._seq = seq
-        self.store.set_meta({self._seq_key: str(seq)})
+        if not self.store.readonly:     # a read-only gallery never writes its store
+            self.store.set_meta({self._seq_key: str(seq)})
 
-    def persist(self) -> None:
+    def persist(self, position: dict | None = None) -> None:
         with self._lock:
             self._client.flush(self.collection)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._client.close()
+        if not _is_lite(self.uri):
+            return
+        path = os.path.abspath(self.uri)
+        with _lite_lock:
+            _lite_users[path] -= 1
+            last = _lite_users[path] == 0
+            if last:
+                del _lite_users[path]
+        if last:
+            from milvus_lite import server_manager_instance
+            server_manager_instance.release_server(path)

@@ -2,7 +2,8 @@
 
 Writers serialise on an advisory lock so that template ids and change-log order stay identical;
 readers never block. After a deletion the table is vacuumed so the removed vectors' tuples are
-reclaimed instead of lingering as dead rows.
+reclaimed instead of lingering as dead rows. A read-only store runs every statement in read-only
+transactions and creates nothing.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 from typing import Sequence
 
 
-from ..errors import FaceprintError, GalleryNotFoundError
+from ..errors import GalleryError, GalleryNotFoundError
 from .store_sql import SQLStore
 
 SCHEMA = [
@@ -27,46 +28,71 @@ WRITE_LOCK = 0x66616365   # advisory lock key shared by all faceprint writers
 
 
 class PostgresStore(SQLStore):
-    def __init__(self, url: str, *, create: bool = False):
+    def __init__(self, url: str, *, create: bool = False, readonly: bool = False, key: bytes | None = None):
         try:
             import psycopg
         except ImportError:
-            raise FaceprintError("PostgreSQL galleries need psycopg: pip install 'psycopg[binary]'") from None
+            raise GalleryError("PostgreSQL galleries need psycopg: pip install 'psycopg[binary]'") from None
+        self._error = psycopg.Error
+        self.where = url.split("@")[-1]      # never the password
+        self.readonly = readonly
         try:
-            self._conn = psycopg.connect(url, autocommit=True)
-        except psycopg.OperationalError as exc:
-            raise FaceprintError(f"cannot connect to {url.split('@')[-1]}: {str(exc).strip()}") from None
+            self._conn = psycopg.connect(url, autocommit=True,
+                                         options="-c default_transaction_read_only=on" if readonly else None)
+        except psycopg.Error as exc:
+            raise GalleryError(f"cannot connect to {self.where}: {str(exc).strip().splitlines()[0]}") from None
         self._lock = threading.RLock()
-        if not create and self._q("SELECT to_regclass('subjects')")[0][0] is None:
+        try:
+            if (not create or readonly) and self._q("SELECT to_regclass('subjects')")[0][0] is None:
+                raise GalleryNotFoundError(f"database {self.where} holds no faceprint gallery; check the URL, "
+                                           "or enrol someone to create it")
+            if not readonly:
+                with self._tx() as cur:
+                    for stmt in SCHEMA:
+                        cur.execute(stmt)
+            self._setup(key)
+        except BaseException:
             self._conn.close()
-            raise GalleryNotFoundError(f"database {url.split('@')[-1]} holds no faceprint gallery; check the URL, "
-                                       "or enrol someone to create it")
-        with self._tx() as cur:
-            for stmt in SCHEMA:
-                cur.execute(stmt)
+            raise
 
     def _tx(self):
         store = self
 
         class Tx:
             def __enter__(self):
+                if store.readonly:
+                    raise GalleryError(f"gallery {store.where} was opened read-only")
                 store._lock.acquire()
-                self.t = store._conn.transaction()
-                self.t.__enter__()
-                cur = store._conn.cursor()
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                try:
+                    self.t = store._conn.transaction()
+                    self.t.__enter__()
+                    cur = store._conn.cursor()
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                except store._error as exc:
+                    store._lock.release()
+                    raise store._fail(exc) from None
                 return cur
 
             def __exit__(self, *exc):
                 try:
-                    return self.t.__exit__(*exc)
+                    self.t.__exit__(*exc)
+                except store._error as err:
+                    raise store._fail(err) from None
                 finally:
                     store._lock.release()
+                if isinstance(exc[1], store._error):
+                    raise store._fail(exc[1]) from None
         return Tx()
+
+    def _fail(self, exc: Exception) -> GalleryError:
+        return GalleryError(f"gallery {self.where}: {str(exc).strip().splitlines()[0]}")
 
     def _q(self, sql, args=()):
         with self._lock:
-            return self._conn.execute(self._sql(sql), args).fetchall()
+            try:
+                return self._conn.execute(self._sql(sql), args).fetchall()
+            except self._error as exc:
+                raise self._fail(exc) from None
 
     def set_meta(self, values):
         with self._tx() as c:
@@ -87,7 +113,7 @@ class PostgresStore(SQLStore):
                   "FROM unnest(%s::text[]) AS n ON CONFLICT (name) DO NOTHING", (ts, ts, names))
         return dict(c.execute("SELECT name, id FROM subjects WHERE name = ANY(%s)", (names,)).fetchall())
 
-    def delete_subject(self, name):
+    def delete_subject(self, name, before_commit=None):
         with self._tx() as c:
             c.execute("SELECT id FROM subjects WHERE name = %s", (name,))
             row = c.fetchone()
@@ -98,9 +124,18 @@ class PostgresStore(SQLStore):
             c.execute("DELETE FROM subjects WHERE id = %s", (row[0],))
             for i in ids:
                 c.execute("INSERT INTO changes(op, first_id, last_id) VALUES ('del', %s, %s)", (i, i))
-        with self._lock:
-            self._conn.execute("VACUUM templates")
+            if before_commit is not None:
+                before_commit(ids)
+        self._purge()
         return ids
+
+    def _purge(self, rewrite: bool = False) -> bool:
+        with self._lock:
+            try:     # FULL writes a new table file: after a rekey no old ciphertext stays in the old one
+                self._conn.execute("VACUUM FULL templates" if rewrite else "VACUUM templates")
+            except self._error as exc:
+                raise self._fail(exc) from None
+        return True
 
     def subject_of(self, template_ids: Sequence[int]):
         ids = [int(i) for i in template_ids]

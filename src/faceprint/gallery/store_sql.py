@@ -3,30 +3,38 @@ transactions (SQL written with "?" placeholders; the PostgreSQL store translates
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timezone
 
 import numpy as np
 
 from ..util import chunks
 from .base import Change, Subject
+from .crypto import ALGORITHM, Cipher, check_key
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def unpack(rows: list[tuple], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(id, vector blob) rows -> (ids, (N, dim) float32)."""
+def unpack(rows: list[tuple], dim: int, cipher: Cipher | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(id, vector blob) rows -> (ids, (N, dim) float32), decrypting each blob when encrypted."""
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+    blobs = (bytes(r[1]) for r in rows) if cipher is None else (cipher.open(r[0], r[1]) for r in rows)
     return (np.array([r[0] for r in rows], np.int64),
-            np.frombuffer(b"".join(bytes(r[1]) for r in rows), np.float32).reshape(len(rows), -1))
+            np.frombuffer(b"".join(blobs), np.float32).reshape(len(rows), -1))
 
 
 class SQLStore:
     """A TemplateStore over a DB-API connection. Subclasses provide _tx() (a write transaction
     yielding something with execute()), _q(sql, args) for reads, _insert(c, rows) for template rows
-    and _subject_ids(c, names, ts) for bulk subject creation, and translate placeholders in _sql()."""
+    and _subject_ids(c, names, ts) for bulk subject creation, and translate placeholders in _sql().
+    They call _setup(key) once connected; readonly stores never write anything."""
+
+    cipher: Cipher | None = None
+    readonly = False
+    where = ""
 
     _SUBJECT_SQL = ("SELECT s.id, s.name, s.metadata, s.created, s.updated, "
                     "(SELECT count(*) FROM templates t WHERE t.subject_id = s.id) FROM subjects s")
@@ -37,6 +45,32 @@ class SQLStore:
     @staticmethod
     def _sql(sql: str) -> str:
         return sql
+
+    def _setup(self, key: bytes | None) -> None:
+        """First writable open: give the gallery its random identity (index files carry it, so a
+        file from another gallery is never taken for this one's) and, when created with a key and
+        still empty, mark it encrypted. Then check the key against the gallery."""
+        if not self.readonly:
+            with self._tx() as c:
+                meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
+                new = {}
+                if "gallery_id" not in meta:
+                    new["gallery_id"] = uuid.uuid4().hex
+                if key is not None and "encryption" not in meta and \
+                        not c.execute("SELECT count(*) FROM templates").fetchone()[0]:
+                    new.update(encryption=ALGORITHM, key_check=Cipher(key).check)
+                for k, v in new.items():
+                    c.execute(self._sql("INSERT INTO meta(key, value) VALUES (?, ?)"), (k, v))
+        self.cipher = check_key(self.meta(), key, self.where)
+
+    def _blob(self, template_id: int, vector: np.ndarray) -> bytes:
+        data = vector.tobytes()
+        return data if self.cipher is None else self.cipher.seal(template_id, data)
+
+    def write_lock(self):
+        """Hold the store's write lock (an empty write transaction): index files are written under
+        it, so no deletion can commit between the index catching up and its file being replaced."""
+        return self._tx()
 
     # -- writes -----------------------------------------------------------------------------
     def _next_template_id(self, c) -> int:
@@ -56,12 +90,40 @@ class SQLStore:
     def _add_templates(self, c, subject_ids, vectors, qualities, sources, ts) -> list[int]:
         """Insert templates with consecutive new ids and log them as one change."""
         first, n = self._next_template_id(c), len(vectors)
-        self._insert(c, ((first + i, subject_ids[i], vectors[i].tobytes(),
+        self._insert(c, ((first + i, subject_ids[i], self._blob(first + i, vectors[i]),
                           None if qualities is None else float(qualities[i]),
                           None if sources is None else sources[i], ts) for i in range(n)))
         if n:
             c.execute(self._sql("INSERT INTO changes(op, first_id, last_id) VALUES ('add', ?, ?)"), (first, first + n - 1))
         return list(range(first, first + n))
+
+    def rekey(self, key: bytes | None) -> None:
+        """Re-encrypt every template under `key` (None: store them in clear) in one transaction;
+        the caller then purges the old ciphertexts (_purge)."""
+        new = Cipher(key) if key is not None else None
+        with self._tx() as c:
+            last = 0
+            while True:
+                rows = c.execute(self._sql("SELECT id, vector FROM templates WHERE id > ? ORDER BY id LIMIT 10000"),
+                                 (last,)).fetchall()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                ids, vecs = unpack(rows, 0, self.cipher)
+                c.executemany(self._sql("UPDATE templates SET vector = ? WHERE id = ?"),
+                              [(v.tobytes() if new is None else new.seal(int(i), v.tobytes()), int(i))
+                               for i, v in zip(ids, vecs)])
+            c.execute("DELETE FROM meta WHERE key IN ('encryption', 'key_check')")
+            if new is not None:
+                c.executemany(self._sql("INSERT INTO meta(key, value) VALUES (?, ?)"),
+                              [("encryption", ALGORITHM), ("key_check", new.check)])
+        self.cipher = new
+        self._purge(rewrite=True)
+
+    def _purge(self, rewrite: bool = False) -> bool:
+        """Make deleted or replaced template bytes leave the database files (rewrite: every row was
+        replaced); False when it must wait for readers."""
+        return True
 
     def enroll(self, name, metadata, vectors, qualities, sources):
         ts = now()
@@ -111,7 +173,7 @@ class SQLStore:
 
     def vectors_between(self, first, last):
         rows = self._q("SELECT id, vector FROM templates WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
-        return unpack(rows, int(self.meta().get("dim", 0)))
+        return unpack(rows, int(self.meta().get("dim", 0)), self.cipher)
 
     def vectors_of_subjects(self, subject_ids):
         """{subject id: (n, dim) template vectors} (centroid subject scores need all of a subject's)."""
@@ -123,7 +185,7 @@ class SQLStore:
             for sid, tid, blob in rows:
                 out.setdefault(sid, []).append((tid, blob))
         dim = int(self.meta().get("dim", 0))
-        return {sid: unpack(rows, dim)[1] for sid, rows in out.items()}
+        return {sid: unpack(rows, dim, self.cipher)[1] for sid, rows in out.items()}
 
     def iter_templates(self, batch=100_000):
         last = 0
@@ -132,7 +194,7 @@ class SQLStore:
             if not rows:
                 return
             last = rows[-1][0]
-            yield unpack(rows, 0)
+            yield unpack(rows, 0, self.cipher)
 
     def changes_since(self, seq):
         return [Change(*r) for r in self._q("SELECT seq, op, first_id, last_id FROM changes WHERE seq > ? ORDER BY seq", (seq,))]
@@ -144,5 +206,14 @@ class SQLStore:
         return {"subjects": int(self._q("SELECT count(*) FROM subjects")[0][0]),
                 "templates": int(self._q("SELECT count(*) FROM templates")[0][0])}
 
-    def max_templates_per_subject(self):
-        return int(self._q("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM templates GROUP BY subject_id) x")[0][0])
+    def max_template_id(self) -> int:
+        return int(self._q("SELECT coalesce(max(id), 0) FROM templates")[0][0])
+
+    def max_templates_per_subject(self, first_id=None, last_id=None):
+        """Most templates any subject has; with first_id..last_id, among the owners of those templates."""
+        where, args = "", ()
+        if first_id is not None:
+            where = " WHERE subject_id IN (SELECT subject_id FROM templates WHERE id BETWEEN ? AND ?)"
+            args = (first_id, last_id)
+        return int(self._q("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM templates"
+                           f"{where} GROUP BY subject_id) x", args)[0][0])

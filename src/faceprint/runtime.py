@@ -1,0 +1,238 @@
+"""Inference runtimes for ONNX models: one adapter shared by the detector and every ONNX embedder.
+
+`Session(model, runtime=..., threads=...)` runs a prepared fp32 ONNX graph in OpenVINO, onnxruntime
+or OpenCV's dnn module and returns the graph's outputs in graph order. `prepare_onnx` turns a
+shipped ONNX file into that graph once: block-quantised DequantizeLinear weights are folded into
+fp32 initializers (OpenVINO and cv2.dnn cannot run blocked DequantizeLinear), initializers are
+dropped from the graph inputs (onnxruntime otherwise treats them as overridable and skips constant
+folding), and the batch and spatial input sizes are made symbolic so one graph serves any batch or
+image size. The result is cached in memory and on disk, keyed by the source file's SHA-256.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+# Fastest first, as measured on this project's CPU (bench/speed.py): the default is the first installed.
+RUNTIMES = ("openvino", "onnxruntime", "opencv")
+_MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime", "opencv": "cv2"}
+_INSTALL = {"openvino": "pip install openvino", "onnxruntime": "pip install onnxruntime",
+            "opencv": "pip install opencv-python-headless"}
+# Bumped whenever prepare_onnx changes what it writes, so stale cache files are never read.
+_PREPARE_VERSION = "1"
+
+
+def available() -> list[str]:
+    """Installed runtimes, fastest first."""
+    return [r for r in RUNTIMES if importlib.util.find_spec(_MODULES[r]) is not None]
+
+
+def resolve(runtime: str | None) -> str:
+    """The runtime to use: the one asked for (checked), or the fastest installed."""
+    if runtime is None:
+        return available()[0]
+    if runtime not in RUNTIMES:
+        raise ModelError(f"unknown runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
+    if importlib.util.find_spec(_MODULES[runtime]) is None:
+        raise ModelError(f"runtime {runtime!r} is not installed; install it with: {_INSTALL[runtime]} "
+                         f"(installed: {', '.join(available())})")
+    return runtime
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "faceprint" / "models"
+
+
+def dequantise(model) -> None:
+    """Fold constant DequantizeLinear (blocked or per-axis) and constant Reshape nodes into fp32
+    initializers, in place."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = model.graph
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    keep = []
+    for node in graph.node:
+        args = [consts.get(i) for i in node.input]
+        if node.op_type == "DequantizeLinear" and all(a is not None for a in args):
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            x, scale = args[0].astype(np.float32), args[1].astype(np.float32)
+            zero = args[2].astype(np.float32) if len(args) > 2 else np.zeros_like(scale)
+            axis, block = attrs.get("axis", 1), attrs.get("block_size", 0)
+            if block and scale.ndim:
+                scale = np.repeat(scale, block, axis=axis).take(range(x.shape[axis]), axis=axis)
+                zero = np.repeat(zero, block, axis=axis).take(range(x.shape[axis]), axis=axis)
+            elif scale.ndim == 1 and x.ndim > 1:
+                shape = [1] * x.ndim
+                shape[axis] = -1
+                scale, zero = scale.reshape(shape), zero.reshape(shape)
+            consts[node.output[0]] = ((x - zero) * scale).astype(np.float32)
+        elif node.op_type == "Reshape" and all(a is not None for a in args):
+            consts[node.output[0]] = args[0].reshape(args[1])
+        else:
+            keep.append(node)
+    used = {i for n in keep for i in n.input} | {o.name for o in graph.output}
+    del graph.node[:]
+    graph.node.extend(keep)
+    del graph.initializer[:]
+    graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items() if k in used)
+
+
+def _prepare(model, dynamic_hw: bool) -> None:
+    dequantise(model)
+    inits = {i.name for i in model.graph.initializer}
+    used = {i for n in model.graph.node for i in n.input}
+    # Weights listed as inputs (and, in the OpenCV zoo int8 files, inputs nothing reads) go.
+    inputs = [i for i in model.graph.input if i.name not in inits and i.name in used]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        symbolic = {0: "batch"}
+        if dynamic_hw and len(dims) == 4:
+            symbolic.update({2: "height", 3: "width"})
+        for i, name in symbolic.items():
+            dims[i].ClearField("dim_value")
+            dims[i].dim_param = name
+    # Output shapes follow from the inputs; stale fixed sizes would make runtimes reject other inputs.
+    for value in model.graph.output:
+        for d in value.type.tensor_type.shape.dim:
+            d.ClearField("dim_value")
+            d.dim_param = ""
+    del model.graph.value_info[:]
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=16)
+def prepare_onnx(path: str, sha256: str, dynamic_hw: bool = False) -> Path:
+    """Path of the prepared fp32 graph of this ONNX file (see the module docstring), written once to
+    the cache directory (a temporary one if that is not writable)."""
+    import onnx
+
+    name = f"{sha256}-{'hw' if dynamic_hw else 'b'}-v{_PREPARE_VERSION}.onnx"
+    with _lock:
+        for d in (cache_dir(), Path(os.environ.get("TMPDIR", "/tmp")) / f"faceprint-{os.getuid()}"):
+            target = d / name
+            if target.is_file():
+                return target
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                model = onnx.load(path)
+                _prepare(model, dynamic_hw)
+                tmp = target.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(model.SerializeToString())
+                os.replace(tmp, target)        # atomic: concurrent processes never read half a file
+                return target
+            except OSError:
+                continue
+    raise ModelError(f"cannot write the prepared model {name} to {cache_dir()} or a temporary directory")
+
+
+class Session:
+    """One ONNX graph in one runtime. run(x) -> the graph's outputs (float32 arrays), in graph order.
+
+    threads: the runtime's own intra-op thread count (OpenVINO INFERENCE_NUM_THREADS, onnxruntime
+    intra_op_num_threads; cv2.dnn only has the process-wide cv2.setNumThreads). None: all cores.
+    exact: compute in f32 everywhere. Otherwise OpenVINO uses its own default for the CPU: bf16
+    where the CPU computes it natively (AVX512-BF16/AMX), f32 elsewhere (the other runtimes are
+    always f32).
+    """
+
+    def __init__(self, path: str | Path, *, runtime: str | None = None, threads: int | None = None,
+                 exact: bool = False):
+        self.runtime = resolve(runtime)
+        self.threads = threads
+        self.exact = exact
+        # Runtimes keep per-request state; one call at a time per session.
+        self._lock = threading.Lock()
+        getattr(self, f"_load_{self.runtime}")(str(path))
+
+    def _load_openvino(self, path: str) -> None:
+        import openvino as ov
+
+        core = _ov_core()
+        config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
+                  # Pinned threads fight every other process for the pinned cores on a shared machine.
+                  "ENABLE_CPU_PINNING": False}
+        if self.exact:
+            config["INFERENCE_PRECISION_HINT"] = "f32"
+        if self.threads:
+            config["INFERENCE_NUM_THREADS"] = str(int(self.threads))
+        compiled = core.compile_model(core.read_model(path), "CPU", config)
+        self._request = compiled.create_infer_request()
+        self.input_shape = [d.get_length() if d.is_static else None for d in compiled.inputs[0].get_partial_shape()]
+        self.output_names = [o.get_any_name() for o in compiled.outputs]
+        self._ov = ov
+
+    def _run_openvino(self, x: np.ndarray) -> list[np.ndarray]:
+        self._request.infer({0: x}, share_inputs=True)
+        return [np.array(self._request.get_output_tensor(i).data) for i in range(len(self.output_names))]
+
+    def _load_onnxruntime(self, path: str) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.inter_op_num_threads = 1
+        # Idle workers sleep instead of spinning: the detector's and the embedder's pools (and other
+        # processes) would otherwise burn the cores the next model needs.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if self.threads:
+            opts.intra_op_num_threads = int(self.threads)
+        self._session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        inp = self._session.get_inputs()[0]
+        self._input = inp.name
+        self.input_shape = [d if isinstance(d, int) else None for d in inp.shape]
+        self.output_names = [o.name for o in self._session.get_outputs()]
+
+    def _run_onnxruntime(self, x: np.ndarray) -> list[np.ndarray]:
+        return self._session.run(None, {self._input: x})
+
+    def _load_opencv(self, path: str) -> None:
+        import cv2
+        import onnx
+
+        if self.threads:
+            cv2.setNumThreads(int(self.threads))
+        self._net = cv2.dnn.readNetFromONNX(path)
+        graph = onnx.load(path, load_external_data=False).graph
+        inits = {i.name for i in graph.initializer}
+        inp = next(i for i in graph.input if i.name not in inits)
+        self._input = inp.name
+        self.input_shape = [d.dim_value or None for d in inp.type.tensor_type.shape.dim]
+        self.output_names = [o.name for o in graph.output]
+
+    def _run_opencv(self, x: np.ndarray) -> list[np.ndarray]:
+        self._net.setInput(x, self._input)
+        return list(self._net.forward(self.output_names))
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        x = np.ascontiguousarray(x, np.float32)
+        with self._lock:
+            out = getattr(self, f"_run_{self.runtime}")(x)
+        return [np.asarray(o, np.float32) for o in out]
+
+
+@lru_cache(maxsize=1)
+def _ov_core():
+    import openvino as ov
+    return ov.Core()
+
+
+def version(runtime: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+    dist = {"openvino": "openvino", "onnxruntime": "onnxruntime", "opencv": "opencv-python-headless"}[runtime]
+    try:
+        return dist_version(dist)
+    except PackageNotFoundError:
+        return "unknown"
