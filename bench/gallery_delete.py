@@ -7,7 +7,8 @@ transaction; the index file is rewritten lazily (close, Gallery.persist). Measur
 median Gallery.delete(), what the old delete did in addition (a full index rewrite + fsync, i.e.
 Gallery.persist), the lazy rewrite at close, a rebuild of the index from the store (what the next
 process to open pays when no file is there), and an open that finds a valid file. With --before SRC
-(a checkout's src/, e.g. ../main/src) the same deletes are timed on that code in the same run.
+(another version's src/, e.g. `git archive 2d5d1eb src | tar -x -C /tmp/before` -> /tmp/before/src,
+the code that rewrote the index on every delete) the same deletes are timed on it in the same run.
 """
 from __future__ import annotations
 

@@ -71,7 +71,9 @@ def odd_valid_files(root: Path, face_photo: Path) -> dict[str, Path]:
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file in a folder (the gallery's db, WAL and index), to prove nothing changed."""
+    """SHA-256 of every file in a folder (the gallery's db, WAL and index), to prove nothing changed.
+    SQLite's shared-memory index (-shm) and an empty WAL (left by read-only opens) hold no data."""
     import hashlib
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir()) if p.is_file() and not p.name.endswith("-shm")}
+            for p in sorted(folder.iterdir()) if p.is_file() and not p.name.endswith("-shm")
+            and not (p.name.endswith("-wal") and p.stat().st_size == 0)}

@@ -90,8 +90,12 @@ def test_rekey_rotates_and_encrypts_a_clear_gallery(tmp_path):
     with Gallery.open(path) as g:
         g.rekey(a)                                   # clear -> encrypted
     assert raw_hits(tmp_path, vecs) == {}
+    stale = Gallery.open(path, encryption_key=a)    # another process, opened before the rotation
     with Gallery.open(path, encryption_key=a) as g:
         g.rekey(b)                                   # a -> b
+    with pytest.raises(GalleryKeyError, match="re-keyed"):
+        stale.add_templates(["late"], vecs[:1])      # never writes a row under the old key
+    stale.store.close()
     with pytest.raises(GalleryKeyError):
         Gallery.open(path, encryption_key=a)
     with Gallery.open(path, encryption_key=b, readonly=True) as g:

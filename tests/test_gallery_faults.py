@@ -66,14 +66,15 @@ def test_deletes_killed_at_random_moments_leave_no_deleted_bytes(tmp_path):
             for _ in range(2 + trial):
                 lines.append(proc.stdout.readline())
                 while "saving" not in lines[-1]:
+                    assert lines[-1], f"the deleter ended: {proc.stderr.read()[-2000:]}"
                     lines.append(proc.stdout.readline())
             time.sleep(rng.uniform(0, 0.02))
         else:
             time.sleep(rng.uniform(0.05, 0.5))
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
+        out, err = proc.communicate()
         out = "".join(lines) + out
-        assert proc.returncode == -signal.SIGKILL, "the deleter finished before it could be killed"
+        assert proc.returncode == -signal.SIGKILL, f"the deleter ended before it could be killed: {err[-2000:]}"
         reported = {int(ln.split()[1]) for ln in out.splitlines() if ln.startswith("deleted")}
         names = remaining_names(path)
         fresh = {i for i in everyone if f"n{i}" not in names} - deleted
@@ -139,9 +140,11 @@ def test_readers_work_while_a_writer_holds_a_long_transaction(tmp_path, engine, 
     g.enroll("obama", [obama])
     g.add_templates([f"n{i}" for i in range(50)], np.vstack([vector_for(i) for i in range(50)]))
     g.close()
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    writer.execute("INSERT INTO meta(key, value) VALUES ('held', 'by a long writer')")
+    hold = ("import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('BEGIN IMMEDIATE'); c.execute(\"INSERT INTO meta VALUES ('held', 'by a long writer')\"); "
+            "print('holding', flush=True); time.sleep(60)")
+    writer = subprocess.Popen([sys.executable, "-c", hold, str(path)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "holding"
     before = path.read_bytes(), Path(str(path) + ".index").read_bytes()
     try:
         t0 = time.perf_counter()
@@ -153,8 +156,8 @@ def test_readers_work_while_a_writer_holds_a_long_transaction(tmp_path, engine, 
                 r.delete("obama")
         assert time.perf_counter() - t0 < 5
     finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+        writer.kill()
+        writer.wait()
     # A read-only session changed nothing, not even the index file.
     assert (path.read_bytes(), Path(str(path) + ".index").read_bytes()) == before
 

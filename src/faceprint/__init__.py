@@ -7,7 +7,7 @@ import cv2 as _cv2
 _cv2.utils.logging.setLogLevel(_cv2.utils.logging.LOG_LEVEL_ERROR)
 
 from .engine import Engine
-from .errors import (FaceprintError, GalleryError, GalleryNotFoundError, ImageDecodeError, ImageError,
+from .errors import (FaceprintError, GalleryError, GalleryKeyError, GalleryNotFoundError, GalleryPurgePendingError, ImageDecodeError, ImageError,
                      ImageTooLargeError, ModelChecksumError, ModelError, ModelMismatchError, ModelNotFoundError,
                      NoFaceError, UsageError)
 from .gallery import Enrolment, Gallery, Subject
@@ -20,5 +20,5 @@ except _metadata.PackageNotFoundError:             # running from a source tree 
 
 __all__ = ["Engine", "Gallery", "Enrolment", "Subject", "Identification", "Face", "Template", "Match", "Verification", "FaceprintError", "ImageError",
            "ImageDecodeError", "ImageTooLargeError", "NoFaceError", "ModelError", "ModelNotFoundError",
-           "ModelChecksumError", "ModelMismatchError", "GalleryError", "GalleryNotFoundError", "UsageError",
+           "ModelChecksumError", "ModelMismatchError", "GalleryError", "GalleryKeyError", "GalleryNotFoundError", "GalleryPurgePendingError", "UsageError",
            "__version__"]

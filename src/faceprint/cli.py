@@ -248,16 +248,14 @@ def cmd_evaluate_lfw(args) -> int:
     return _experiment(args, ds)
 
 
-def _gallery(args, engine=None, *, create: bool = False):
+def _gallery(args, engine=None, *, create: bool = False, readonly: bool = False):
+    """Open --gallery; reading commands open it read-only (no writes, never blocked by a writer)."""
     from .gallery import Gallery
+    from .gallery.crypto import load_key
     exists = create and (args.gallery.startswith(("postgresql://", "postgres://")) or Path(args.gallery).exists())
-    key_file = getattr(args, "encryption_key_file", None)
-    key = None
-    if key_file:
-        from .gallery.crypto import load_key
-        key = load_key(key_file)
+    key = load_key(args.encryption_key_file) if args.encryption_key_file else None
     g = Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
-                     create=create, encryption_key=key)
+                     create=create, readonly=readonly, encryption_key=key)
     if create and not exists:
         log.warning("created a new gallery at %s", args.gallery)
     return g
@@ -337,7 +335,7 @@ def cmd_identify(args) -> int:
     templates = eng.templates_for(img, eng.detector.detect([img])[0], source=source)
     if not templates:
         raise NoFaceError(f"no face found in {args.image}; use a photo where the face is visible, at least about 20 px wide")
-    with _gallery(args, eng) as g:
+    with _gallery(args, eng, readonly=True) as g:
         results = g.identify(templates, k=args.k, threshold=args.threshold, fpir=args.fpir)
         size = g.stats()["subjects"]
     out = {"image": args.image, "faces": [r.to_dict() for r in results], "gallery_size": size}
@@ -358,13 +356,11 @@ def cmd_identify(args) -> int:
 def _rekey(args) -> int:
     """gallery rekey: re-encrypt every template (and the index file) under a new key, in one
     transaction; without --encryption-key-file it encrypts a gallery that was stored in clear."""
-    from .gallery import Gallery
     from .gallery.crypto import load_key
     if not args.new_key_file:
         raise FaceprintError("gallery rekey needs --new-key-file KEY (32 raw bytes or 64 hex characters)")
-    old = load_key(args.encryption_key_file) if args.encryption_key_file else None
     new = load_key(args.new_key_file)
-    with Gallery.open(args.gallery, index=args.index, search_params=args.search_params, encryption_key=old) as g:
+    with _gallery(args) as g:
         g.rekey(new)
         n = g.stats()["templates"]
     print(f"{args.gallery}: {n} template(s) now encrypted under the key in {args.new_key_file}")
@@ -376,7 +372,7 @@ def cmd_gallery(args) -> int:
         return _rekey(args)
     if args.action in ("show", "delete") and not args.name:
         raise FaceprintError(f"gallery {args.action} needs a subject NAME")
-    with _gallery(args) as g:
+    with _gallery(args, readonly=args.action in ("list", "show", "stats")) as g:
         if args.action == "list":
             rows = [{"name": s.name, "templates": s.templates, "created": s.created} for s in g.subjects()]
             if args.json:
@@ -425,6 +421,43 @@ def cmd_models(args) -> int:
         state = "OK (sha256 verified)" if r["ok"] else "; ".join(
             s["problem"] for s in r["files"].values() if s["problem"])
         print(f"{r['name']:<11} {r['task']:<7} {r['runtime']:<14} {r['package']:<32} {r['license']:<14} {state}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .service import serve
+    settings = serve.settings_from_args(args)
+    serve.check(settings)
+    serve.run(settings)
+    return 0
+
+
+def cmd_keys(args) -> int:
+    from .service import serve
+    out = serve.keys(args.gallery, args.action, role=args.role, name=args.name, key_id=args.key_id,
+                     key_file=args.encryption_key_file)
+    if args.json or args.action == "create":
+        _print_json(out) if args.json else print(
+            f"{out['key']}\n(key id {out['id']}, role {out['role']}, gallery {out['gallery']}; "
+            "shown once: store it now, only its hash is kept)")
+    elif args.action == "list":
+        for k in out:
+            state = f"revoked {k['revoked']}" if k["revoked"] else "active"
+            print(f"{k['id']}  {k['role']:<9} {k['name'] or '-':<20} created {k['created']}  {state}")
+    else:
+        print(f"revoked key {args.key_id}")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from .service import serve
+    rows = serve.audit_rows(args.gallery, since=args.since, subject=args.subject, key_file=args.encryption_key_file)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['ts']}  {r['action']:<15} {r['subject'] or '-':<25} key {r['key_id'] or '-':<12} "
+              f"{r['client'] or '-':<15} {json.dumps(r['outcome'])}")
     return 0
 
 
@@ -504,6 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "or milvus:FILE / milvus:http://host:19530")
         sp.add_argument("--search-params", default=None,
                         help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=32"')
+        sp.add_argument("--encryption-key-file", default=os.environ.get("FACEPRINT_ENCRYPTION_KEY_FILE"),
+                        help="key of an encrypted gallery (default: $FACEPRINT_ENCRYPTION_KEY_FILE)")
 
     sp = command("enroll", "enrol a subject from photos, or a folder of people (creates the gallery)", cmd_enroll)
     sp.add_argument("name", nargs="?")
@@ -534,12 +569,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = command("gallery", "list | show NAME | delete NAME | stats | rekey", cmd_gallery)
     sp.add_argument("action", choices=["list", "show", "delete", "stats", "rekey"])
-    sp.add_argument("--encryption-key-file", default=os.environ.get("FACEPRINT_ENCRYPTION_KEY_FILE"),
-                    help="key of an encrypted gallery (default: $FACEPRINT_ENCRYPTION_KEY_FILE)")
     sp.add_argument("--new-key-file", help="rekey: the new key (32 raw bytes or 64 hex characters)")
     sp.add_argument("name", nargs="?")
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)
+
+    sp = command("serve", "run the REST API (native + CompreFace-compatible) and web page", cmd_serve)
+    sp.add_argument("--gallery", action="append", required=True, metavar="[NAME=]PATH",
+                    help="SQLite file or postgresql:// URL; repeat as NAME=PATH to serve several galleries")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=positive_int, default=8000)
+    sp.add_argument("--workers", type=positive_int, default=1, help="worker processes (each loads the models once)")
+    sp.add_argument("--index", default="Flat", help="FAISS factory string (default: Flat = exact)")
+    sp.add_argument("--encryption-key-file", default=None,
+                    help="key for templates encrypted at rest (or FACEPRINT_ENCRYPTION_KEY_FILE)")
+    sp.add_argument("--max-upload-mb", type=float, default=10, help="largest request body in MiB (default 10)")
+    sp.add_argument("--max-pending", type=positive_int, default=64, help="queued requests per worker before 503")
+
+    sp = command("keys", "create | list | revoke API keys of a gallery", cmd_keys)
+    ksub = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, help_ in (("create", "a new key, printed once"), ("list", "every key (never the key itself)"),
+                          ("revoke", "revoke KEY_ID at once, on every worker")):
+        kp = ksub.add_parser(action, help=help_, parents=[common])
+        kp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
+        kp.add_argument("--encryption-key-file", default=None, help="the gallery's encryption key, if it has one")
+        kp.add_argument("--json", action="store_true")
+        kp.set_defaults(func=cmd_keys, role=None, name="", key_id=None)
+        if action == "create":
+            kp.add_argument("--role", choices=["admin", "recognize"], required=True)
+            kp.add_argument("--name", default="", help="a label for the key, e.g. 'front door'")
+        elif action == "revoke":
+            kp.add_argument("key_id", help="the key's id (from `faceprint keys list`)")
+
+    sp = command("audit", "the gallery's audit log: enrolments, deletions, identifications...", cmd_audit)
+    sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
+    sp.add_argument("--since", help="only rows at or after this date/time (UTC), e.g. 2026-11-01")
+    sp.add_argument("--subject", help="only rows about this subject")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--encryption-key-file", default=None, help="the gallery's encryption key, if it has one")
 
     sp = command("models", "installed models, licences, checksum status", cmd_models)
     sp.add_argument("--json", action="store_true")

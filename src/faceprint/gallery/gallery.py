@@ -307,6 +307,16 @@ class Gallery:
         self.sync()
         return True
 
+    def delete_templates(self, ids) -> list[tuple[int, str]]:
+        """Remove single templates by id (the service's "delete one example"); returns (id, subject
+        name) of those that existed. Their subjects stay, even with no template left."""
+        self._check_writable()
+        discard = getattr(self.index, "discard_file", None)
+        done = self.store.delete_templates(ids, before_commit=lambda: discard and discard())
+        if done:
+            self.sync()
+        return done
+
     def rekey(self, new_key: bytes | None) -> None:
         """Re-encrypt every template under new_key in one transaction (an unencrypted gallery
         becomes encrypted; None decrypts), then rewrite the index file under the new key."""

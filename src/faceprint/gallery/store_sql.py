@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..util import chunks
+from ..errors import GalleryKeyError
 from .base import Change, Subject
 from .crypto import ALGORITHM, Cipher, check_key
 
@@ -89,6 +90,10 @@ class SQLStore:
 
     def _add_templates(self, c, subject_ids, vectors, qualities, sources, ts) -> list[int]:
         """Insert templates with consecutive new ids and log them as one change."""
+        row = c.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+        if (row[0] if row else None) != (self.cipher.check if self.cipher else None):
+            raise GalleryKeyError(f"gallery {self.where} was re-keyed by another process since it was opened; "
+                                  "reopen it with its current key (nothing was written)")
         first, n = self._next_template_id(c), len(vectors)
         self._insert(c, ((first + i, subject_ids[i], self._blob(first + i, vectors[i]),
                           None if qualities is None else float(qualities[i]),
@@ -217,3 +222,99 @@ class SQLStore:
             args = (first_id, last_id)
         return int(self._q("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM templates"
                            f"{where} GROUP BY subject_id) x", args)[0][0])
+
+    # -- service records: API keys and the audit log (no biometric data in either) ------------
+    # Both tables are created by each backend's schema; the audit table is append-only there.
+
+    def add_key(self, key_id: str, key_sha256: str, role: str, name: str) -> None:
+        with self._tx() as c:
+            c.execute(self._sql("INSERT INTO api_keys(id, key_sha256, role, name, created) VALUES (?, ?, ?, ?, ?)"),
+                      (key_id, key_sha256, role, name, now()))
+
+    def key_by_hash(self, key_sha256: str) -> dict | None:
+        rows = self._q("SELECT id, role, name, created, revoked FROM api_keys WHERE key_sha256 = ?", (key_sha256,))
+        return dict(zip(("id", "role", "name", "created", "revoked"), rows[0])) if rows else None
+
+    def keys(self) -> list[dict]:
+        return [dict(zip(("id", "role", "name", "created", "revoked"), r))
+                for r in self._q("SELECT id, role, name, created, revoked FROM api_keys ORDER BY created, id")]
+
+    def revoke_key(self, key_id: str) -> bool:
+        with self._tx() as c:
+            cur = c.execute(self._sql("UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL"), (now(), key_id))
+            return cur.rowcount > 0
+
+    _AUDIT_COLS = ("ts", "key_id", "action", "subject", "image_sha256", "outcome", "client")
+
+    def append_audit(self, rows: list[dict]) -> None:
+        with self._tx() as c:
+            for r in rows:
+                c.execute(self._sql("INSERT INTO audit(ts, key_id, action, subject, image_sha256, outcome, client) "
+                                    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                          (r.get("ts") or now(), r.get("key_id"), r["action"], r.get("subject"),
+                           r.get("image_sha256"), json.dumps(r.get("outcome") or {}), r.get("client")))
+
+    def audit_rows(self, since: str | None = None, subject: str | None = None, limit: int = 100_000) -> list[dict]:
+        sql, args = "SELECT id, " + ", ".join(self._AUDIT_COLS) + " FROM audit WHERE 1 = 1", []
+        if since:
+            sql, args = sql + " AND ts >= ?", args + [since]
+        if subject:
+            sql, args = sql + " AND subject = ?", args + [subject]
+        rows = self._q(sql + " ORDER BY id LIMIT ?", (*args, limit))
+        return [{**dict(zip(("id",) + self._AUDIT_COLS, r)), "outcome": json.loads(r[6] or "{}")} for r in rows]
+
+    # -- per-template operations the service's API exposes ----------------------------------
+
+    def create_subject(self, name: str, metadata: dict | None) -> bool:
+        """A subject with no templates yet; False when the name is taken."""
+        ts = now()
+        with self._tx() as c:
+            if c.execute(self._sql("SELECT 1 FROM subjects WHERE name = ?"), (name,)).fetchone():
+                return False
+            c.execute(self._sql("INSERT INTO subjects(name, metadata, created, updated) VALUES (?, ?, ?, ?)"),
+                      (name, json.dumps(metadata or {}), ts, ts))
+        return True
+
+    def rename_subject(self, old: str, new: str) -> bool:
+        """Rename; when `new` exists, old's templates join it (CompreFace's merge). Template ids and
+        vectors are unchanged, so the index needs no change."""
+        with self._tx() as c:
+            src = c.execute(self._sql("SELECT id FROM subjects WHERE name = ?"), (old,)).fetchone()
+            if src is None:
+                return False
+            dst = c.execute(self._sql("SELECT id FROM subjects WHERE name = ?"), (new,)).fetchone()
+            if dst is None:
+                c.execute(self._sql("UPDATE subjects SET name = ?, updated = ? WHERE id = ?"), (new, now(), src[0]))
+            elif dst[0] != src[0]:
+                c.execute(self._sql("UPDATE templates SET subject_id = ? WHERE subject_id = ?"), (dst[0], src[0]))
+                c.execute(self._sql("DELETE FROM subjects WHERE id = ?"), (src[0],))
+        return True
+
+    def template_rows(self, subject: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[dict], int]:
+        """(rows of id, subject, quality, source_sha256, created; total) ordered by id."""
+        where, args = ("WHERE s.name = ?", [subject]) if subject is not None else ("", [])
+        base = "FROM templates t JOIN subjects s ON s.id = t.subject_id " + where
+        total = int(self._q("SELECT count(*) " + base, tuple(args))[0][0])
+        rows = self._q("SELECT t.id, s.name, t.quality, t.source_sha256, t.created " + base +
+                       " ORDER BY t.id LIMIT ? OFFSET ?", (*args, limit, offset))
+        return [dict(zip(("id", "subject", "quality", "source_sha256", "created"), r)) for r in rows], total
+
+    def delete_templates(self, ids, before_commit=None) -> list[tuple[int, str]]:
+        """Delete these templates (missing ids are ignored); returns (id, subject name) of those
+        deleted. before_commit() runs inside the transaction, as in delete_subject."""
+        ids = [int(i) for i in ids]
+        out = []
+        with self._tx() as c:
+            for i in ids:
+                row = c.execute(self._sql("SELECT s.name FROM templates t JOIN subjects s ON s.id = t.subject_id "
+                                          "WHERE t.id = ?"), (i,)).fetchone()
+                if row is None:
+                    continue
+                c.execute(self._sql("DELETE FROM templates WHERE id = ?"), (i,))
+                c.execute(self._sql("INSERT INTO changes(op, first_id, last_id) VALUES ('del', ?, ?)"), (i, i))
+                out.append((i, row[0]))
+            if out and before_commit is not None:
+                before_commit()
+        if out:
+            self._purge()       # False: a reader holds old pages; they go at the next write or close
+        return out

@@ -29,7 +29,17 @@ CREATE TABLE IF NOT EXISTS templates (
 CREATE INDEX IF NOT EXISTS templates_subject ON templates(subject_id);
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL UNIQUE, role TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL, revoked TEXT);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, key_id TEXT, action TEXT NOT NULL, subject TEXT,
+    image_sha256 TEXT, outcome TEXT NOT NULL DEFAULT '{}', client TEXT);
+CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 """
+# The audit log is append-only: the database itself refuses to change or remove its rows.
+APPEND_ONLY = [f"CREATE TRIGGER IF NOT EXISTS audit_no_{op} BEFORE {op.upper()} ON audit "
+               f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END" for op in ("update", "delete")]
 BUSY_MS = 60_000        # a writer waits this long for another writer's transaction
 PURGE_WAIT_MS = 2_000   # a purge waits this long for readers' snapshots before reporting it must wait
 
@@ -77,6 +87,8 @@ class SQLiteStore(SQLStore):
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
                             c.execute(statement)
+                    for statement in APPEND_ONLY:
+                        c.execute(statement)
         except (sqlite3.Error, GalleryError) as exc:
             if hasattr(self, "_conn"):
                 self._conn.close()
@@ -86,7 +98,7 @@ class SQLiteStore(SQLStore):
         try:
             self._setup(key)
             if not readonly:
-                self._purge()       # bytes a killed or blocked deletion left behind go now
+                self._purge(wait_ms=0)      # what a killed or blocked deletion left behind goes now
         except BaseException:
             self._conn.close()
             raise
@@ -118,7 +130,7 @@ class SQLiteStore(SQLStore):
             if isinstance(exc, sqlite3.Error):
                 raise _open_error(self.s.path, exc) from None
             if exc_type is None and self.s._purge_pending:
-                self.s._purge()
+                self.s._purge(wait_ms=0)
 
     def _tx(self) -> "_Tx":
         return SQLiteStore._Tx(self)
@@ -130,13 +142,13 @@ class SQLiteStore(SQLStore):
             except sqlite3.Error as exc:
                 raise _open_error(self.path, exc) from None
 
-    def _purge(self, rewrite: bool = False) -> bool:
+    def _purge(self, rewrite: bool = False, wait_ms: int = PURGE_WAIT_MS) -> bool:
         """Checkpoint the WAL into the database file and truncate it, so that deleted templates (which
         secure_delete zeroes in the new page versions) leave both files. A reader's open snapshot
         keeps old pages needed: then wait briefly, and report failure instead of pretending."""
         with self._lock:
             try:
-                self._conn.execute(f"PRAGMA busy_timeout={PURGE_WAIT_MS}")
+                self._conn.execute(f"PRAGMA busy_timeout={wait_ms}")
                 busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             except sqlite3.Error:
                 busy = 1

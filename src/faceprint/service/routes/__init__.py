@@ -1,0 +1,2 @@
+"""One router per area: detect, verify, gallery (identify, subjects, examples, bulk, stats) and the
+CompreFace-compatible API."""

@@ -1,0 +1,300 @@
+"""CompreFace-compatible API, as CompreFace's own Python SDK (compreface-sdk 0.6.0) and clients
+such as Double Take call it: same paths, options, response shapes and error JSON. `similarity` is
+the calibrated map of service/similarity.py; image ids are template ids (as strings)."""
+from __future__ import annotations
+
+import math
+import time
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from ...imageio import decode
+from ...types import Face
+from .. import audit, uploads
+from ..auth import Caller, admin
+from ..auth import recognize as can_recognize
+from ..errors import ServiceError, not_found
+from ..schemas import (CFBox, CFDeletedCount, CFDetectOut, CFExample, CFFace, CFFaceList, CFFaceVerified, CFFaceVerifyOut,
+                       CFMatch, CFRecognized, CFRecognizeOut, CFSubjectBody, CFSubjects, CFSubjectScore, CFUpdated,
+                       CFVerification, CFVerifyOut, image_body)
+from .common import CF_ERRORS, run
+from .gallery import delete_examples, delete_subject_of
+
+router = APIRouter(prefix="/api/v1", tags=["CompreFace-compatible"], responses=CF_ERRORS)
+
+NO_FACE = "No face is found in the given image"
+
+
+class Options:
+    """CompreFace's query options. Unknown face plugins (age, gender, pose, ...) and Double Take's
+    `face_plugins=undefined` are ignored, never an error."""
+
+    def __init__(self, limit: int = Query(0, ge=0, le=10_000, description="most faces to return, largest first; 0 = all"),
+                 det_prob_threshold: float = Query(0.8, ge=0, le=1, description="minimum detector confidence"),
+                 face_plugins: str = Query("", description="comma-separated: landmarks, calculator (embedding); "
+                                                           "others are accepted and ignored"),
+                 status: bool = Query(False, description="include execution_time and plugins_versions")):
+        self.limit, self.det, self.status = limit, det_prob_threshold, status
+        self.plugins = {p.strip().lower() for p in face_plugins.split(",")}
+
+
+def _faces(faces: list[Face], opt: Options) -> list[Face]:
+    """Faces above the detection threshold, largest first, at most `limit`; none is CompreFace's 400/28."""
+    kept = sorted((f for f in faces if f.score >= opt.det), key=lambda f: -f.area)
+    if opt.limit:
+        kept = kept[:opt.limit]
+    if not kept:
+        raise ServiceError(400, "no_face", NO_FACE, 28)
+    return kept
+
+
+def _cf_face(f: Face, opt: Options, ms: dict[str, float], vector=None) -> dict:
+    x, y, w, h = (float(v) for v in f.box)
+    out = {"box": CFBox(probability=round(float(f.score), 5), x_min=max(0, math.floor(x)), y_min=max(0, math.floor(y)),
+                        x_max=math.ceil(x + w), y_max=math.ceil(y + h))}
+    if "landmarks" in opt.plugins:
+        out["landmarks"] = [[int(round(float(px))), int(round(float(py)))] for px, py in f.landmarks]
+    if "calculator" in opt.plugins and vector is not None:
+        out["embedding"] = [round(float(v), 6) for v in vector]
+    if opt.status:
+        out["execution_time"] = ms
+    return out
+
+
+def _versions(request: Request, opt: Options) -> dict | None:
+    if not opt.status:
+        return None
+    eng = request.app.state.engine
+    return {"detector": f"faceprint.{eng.detector.name if hasattr(eng.detector, 'name') else 'yunet'}",
+            "calculator": f"faceprint.{eng.model_id}"}
+
+
+def _templates(request: Request, data: bytes, opt: Options):
+    """(faces kept, their templates, timings in ms) for one image."""
+    eng = request.app.state.engine
+    t0 = time.perf_counter()
+    img, source = decode(data, limits=eng.limits)
+    faces = _faces(eng.detector.detect([img])[0], opt)
+    t1 = time.perf_counter()
+    templates = eng.templates_for(img, faces, source=source)
+    t2 = time.perf_counter()
+    return faces, templates, {"detector": round((t1 - t0) * 1000, 1), "calculator": round((t2 - t1) * 1000, 1)}
+
+
+def _sim(request: Request, score: float) -> float:
+    return round(float(request.app.state.similarity(score)), 5)
+
+
+# -- recognition ---------------------------------------------------------------------------------
+@router.post("/recognition/recognize", response_model=CFRecognizeOut, response_model_exclude_none=True,
+             openapi_extra=image_body("file"))
+async def recognize(request: Request, opt: Options = Depends(),
+                    prediction_count: int = Query(1, ge=0, le=100, description="subjects per face, best first"),
+                    caller: Caller = Depends(can_recognize)) -> CFRecognizeOut:
+    files, fields = await uploads.read_form(request)
+    data = uploads.image(files, fields, "file")
+    g = caller.gallery
+
+    def work():
+        faces, templates, ms = _templates(request, data, opt)
+        t0 = time.perf_counter()
+        hits = g.search_batch(templates, k=max(1, prediction_count))
+        ms["recognizer"] = round((time.perf_counter() - t0) * 1000, 1)
+        audit.record(g, *[caller.audit("identify", subject=h[0].subject.name if h else None, image=data,
+                                       score=round(h[0].score, 6) if h else None,
+                                       similarity=_sim(request, h[0].score) if h else None, api="compreface")
+                          for h in hits])
+        return faces, templates, hits, ms
+    faces, templates, hits, ms = await run(request, work)
+    return CFRecognizeOut(result=[CFRecognized(
+        **_cf_face(f, opt, ms, t.vector),
+        subjects=[CFSubjectScore(subject=m.subject.name, similarity=_sim(request, m.score)) for m in h])
+        for f, t, h in zip(faces, templates, hits)], plugins_versions=_versions(request, opt))
+
+
+@router.post("/recognition/faces", response_model=CFExample, status_code=201, openapi_extra=image_body("file"))
+async def add_example(request: Request, subject: str = Query(..., min_length=1, max_length=200),
+                      det_prob_threshold: float = Query(0.8, ge=0, le=1), caller: Caller = Depends(admin)) -> CFExample:
+    files, fields = await uploads.read_form(request)
+    data = uploads.image(files, fields, "file")
+    opt = Options(limit=1, det_prob_threshold=det_prob_threshold, face_plugins="", status=False)
+    name = subject.strip()
+    if not name:
+        raise ServiceError(400, "bad_request", "subject must not be blank", 26)
+
+    def work():
+        _, templates, _ = _templates(request, data, opt)
+        enr = caller.gallery.enroll(name, templates)
+        if not enr.added:
+            raise ServiceError(409, "duplicate", f"this photo is already enrolled for {name!r}", 26)
+        tid = enr.added[0]
+        audit.record(caller.gallery, caller.audit("enroll", subject=name, image=data, template_id=tid, api="compreface"))
+        return tid
+    tid = await run(request, work)
+    return CFExample(image_id=str(tid), subject=name)
+
+
+@router.get("/recognition/faces", response_model=CFFaceList)
+async def list_faces(request: Request, page: int = Query(0, ge=0, le=2**31), size: int = Query(20, ge=1, le=1000),
+                     subject: str | None = Query(None), caller: Caller = Depends(can_recognize)) -> CFFaceList:
+    rows, total = await run(request, caller.gallery.store.template_rows, subject or None, page * size, size)
+    return CFFaceList(faces=[CFExample(image_id=str(r["id"]), subject=r["subject"]) for r in rows], page_number=page,
+                      page_size=size, total_pages=math.ceil(total / size), total_elements=total)
+
+
+@router.delete("/recognition/faces", response_model=CFDeletedCount)
+async def delete_faces_of_subject(request: Request, subject: str | None = Query(None),
+                                  caller: Caller = Depends(admin)) -> CFDeletedCount:
+    """Every example of `subject` (of every subject when absent); the subjects themselves stay."""
+    def work():
+        ids, offset = [], 0
+        while True:
+            rows, total = caller.gallery.store.template_rows(subject or None, offset, 10_000)
+            ids += [r["id"] for r in rows]
+            offset += len(rows)
+            if not rows or offset >= total:
+                break
+        return len(delete_examples(caller, ids))
+    return CFDeletedCount(deleted=await run(request, work))
+
+
+def _image_id(image_id: str) -> int | None:
+    return int(image_id) if image_id.isdigit() and len(image_id) < 19 else None
+
+
+@router.delete("/recognition/faces/{image_id}", response_model=CFExample)
+async def delete_face(request: Request, image_id: str, caller: Caller = Depends(admin)) -> CFExample:
+    tid = _image_id(image_id)
+    done = await run(request, delete_examples, caller, [tid] if tid is not None else [])
+    if not done:
+        raise not_found(f"no example with image_id {image_id!r}")
+    return CFExample(image_id=str(done[0][0]), subject=done[0][1])
+
+
+@router.post("/recognition/faces/delete", response_model=list[CFExample])
+async def delete_faces(request: Request, image_ids: list[str | int] = Body(..., max_length=10_000),
+                       caller: Caller = Depends(admin)) -> list[CFExample]:
+    ids = [i for i in (_image_id(str(x)) for x in image_ids) if i is not None]
+    done = await run(request, delete_examples, caller, ids)
+    return [CFExample(image_id=str(i), subject=s) for i, s in done]
+
+
+@router.post("/recognition/faces/{image_id}/verify", response_model=CFFaceVerifyOut, response_model_exclude_none=True,
+             openapi_extra=image_body("file"))
+async def verify_face(request: Request, image_id: str, opt: Options = Depends(),
+                      caller: Caller = Depends(can_recognize)) -> CFFaceVerifyOut:
+    files, fields = await uploads.read_form(request)
+    data = uploads.image(files, fields, "file")
+    tid = _image_id(image_id)
+    g = caller.gallery
+
+    def work():
+        owner = g.store.subject_of([tid]) if tid is not None else {}
+        if tid not in owner:
+            raise not_found(f"no example with image_id {image_id!r}")
+        _, vecs = g.store.vectors_between(tid, tid)
+        faces, templates, ms = _templates(request, data, opt)
+        scores = [float(t.vector @ vecs[0]) for t in templates]
+        audit.record(g, caller.audit("verify", subject=owner[tid][1], image=data, template_id=tid,
+                                     score=round(max(scores), 6), api="compreface"))
+        return faces, templates, scores, ms, owner[tid][1]
+    faces, templates, scores, ms, subject = await run(request, work)
+    return CFFaceVerifyOut(result=[CFFaceVerified(**_cf_face(f, opt, ms, t.vector), similarity=_sim(request, s),
+                                                  subject=subject)
+                                   for f, t, s in zip(faces, templates, scores)],
+                           plugins_versions=_versions(request, opt))
+
+
+# -- subjects ------------------------------------------------------------------------------------
+@router.post("/recognition/subjects", response_model=CFSubjectBody, status_code=201)
+async def add_subject(request: Request, body: CFSubjectBody, caller: Caller = Depends(admin)) -> CFSubjectBody:
+    name = body.subject.strip()
+
+    def work():
+        if not name or not caller.gallery.store.create_subject(name, {}):
+            raise ServiceError(400, "subject_exists", f"subject {name!r} already exists or is blank", 26)
+        audit.record(caller.gallery, caller.audit("create_subject", subject=name, api="compreface"))
+    await run(request, work)
+    return CFSubjectBody(subject=name)
+
+
+@router.get("/recognition/subjects", response_model=CFSubjects)
+async def list_subjects(request: Request, caller: Caller = Depends(can_recognize)) -> CFSubjects:
+    return CFSubjects(subjects=[s.name for s in await run(request, caller.gallery.subjects)])
+
+
+@router.put("/recognition/subjects/{subject}", response_model=CFUpdated)
+async def rename_subject(request: Request, subject: str, body: CFSubjectBody, caller: Caller = Depends(admin)) -> CFUpdated:
+    """Rename; renaming onto an existing subject merges the two (as CompreFace does)."""
+    new = body.subject.strip()
+
+    def work():
+        if not new:
+            raise ServiceError(400, "bad_request", "the new subject name must not be blank", 26)
+        if not caller.gallery.store.rename_subject(subject, new):
+            raise not_found(f"subject {subject!r} not found")
+        caller.gallery.sync()
+        audit.record(caller.gallery, caller.audit("rename", subject=new, old_name=subject, api="compreface"))
+    await run(request, work)
+    return CFUpdated(updated=True)
+
+
+@router.delete("/recognition/subjects/{subject}", response_model=CFSubjectBody)
+async def delete_subject(request: Request, subject: str, caller: Caller = Depends(admin)) -> CFSubjectBody:
+    def work():
+        if not delete_subject_of(caller.gallery, subject):
+            raise not_found(f"subject {subject!r} not found")
+        audit.record(caller.gallery, caller.audit("delete_subject", subject=subject, api="compreface"))
+    await run(request, work)
+    return CFSubjectBody.model_construct(subject=subject)
+
+
+@router.delete("/recognition/subjects", response_model=CFDeletedCount)
+async def delete_all_subjects(request: Request, caller: Caller = Depends(admin)) -> CFDeletedCount:
+    def work():
+        n = 0
+        for s in caller.gallery.subjects():
+            if delete_subject_of(caller.gallery, s.name):
+                n += 1
+                audit.record(caller.gallery, caller.audit("delete_subject", subject=s.name, api="compreface"))
+        return n
+    return CFDeletedCount(deleted=await run(request, work))
+
+
+# -- detection and verification ------------------------------------------------------------------
+@router.post("/detection/detect", response_model=CFDetectOut, response_model_exclude_none=True,
+             openapi_extra=image_body("file"))
+async def detect(request: Request, opt: Options = Depends(), caller: Caller = Depends(can_recognize)) -> CFDetectOut:
+    files, fields = await uploads.read_form(request)
+    data = uploads.image(files, fields, "file")
+
+    def work():
+        if "calculator" in opt.plugins:
+            faces, templates, ms = _templates(request, data, opt)
+            return faces, [t.vector for t in templates], ms
+        t0 = time.perf_counter()
+        faces = _faces(request.app.state.engine.detect(data), opt)
+        return faces, [None] * len(faces), {"detector": round((time.perf_counter() - t0) * 1000, 1)}
+    faces, vecs, ms = await run(request, work)
+    return CFDetectOut(result=[CFFace(**_cf_face(f, opt, ms, v)) for f, v in zip(faces, vecs)],
+                       plugins_versions=_versions(request, opt))
+
+
+@router.post("/verification/verify", response_model=CFVerifyOut, response_model_exclude_none=True,
+             openapi_extra=image_body("source_image", "target_image"))
+async def verify(request: Request, opt: Options = Depends(), caller: Caller = Depends(can_recognize)) -> CFVerifyOut:
+    files, fields = await uploads.read_form(request)
+    src, tgt = uploads.image(files, fields, "source_image"), uploads.image(files, fields, "target_image")
+
+    def work():
+        one = Options(limit=1, det_prob_threshold=opt.det, face_plugins=",".join(opt.plugins), status=opt.status)
+        sf, st, sms = _templates(request, src, one)
+        tf, tt, tms = _templates(request, tgt, opt)
+        scores = [float(t.vector @ st[0].vector) for t in tt]
+        audit.record(caller.gallery, caller.audit("verify", image=src, score=round(max(scores), 6), api="compreface"))
+        return sf[0], st[0], sms, tf, tt, tms, scores
+    sf, st, sms, tf, tt, tms, scores = await run(request, work)
+    return CFVerifyOut(result=[CFVerification(
+        source_image_face=CFFace(**_cf_face(sf, opt, sms, st.vector)),
+        face_matches=[CFMatch(**_cf_face(f, opt, tms, t.vector), similarity=_sim(request, s))
+                      for f, t, s in zip(tf, tt, scores)])], plugins_versions=_versions(request, opt))

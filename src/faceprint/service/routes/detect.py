@@ -1,0 +1,19 @@
+"""POST /v1/detect: every face with its box, 5 landmarks and detector score."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from .. import uploads
+from ..auth import Caller, recognize
+from ..schemas import DetectOut, image_body
+from .common import ERRORS, face_out, run
+
+router = APIRouter(prefix="/v1", tags=["native"], responses=ERRORS)
+
+
+@router.post("/detect", response_model=DetectOut, openapi_extra=image_body("file"))
+async def detect(request: Request, caller: Caller = Depends(recognize)) -> DetectOut:
+    files, fields = await uploads.read_form(request)
+    data = uploads.image(files, fields, "file")
+    faces = await run(request, request.app.state.engine.detect, data)
+    return DetectOut(faces=[face_out(f) for f in faces])

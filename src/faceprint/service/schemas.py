@@ -1,0 +1,247 @@
+"""Pydantic request/response models, so /openapi.json describes every route completely."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Error(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. no_face, unknown_key")
+    message: str = Field(description="what went wrong and what to do about it")
+
+
+class CFError(BaseModel):
+    message: str
+    code: int
+
+
+# -- native ---------------------------------------------------------------------------------
+class FaceOut(BaseModel):
+    box: list[float] = Field(description="x, y, width, height in pixels")
+    landmarks: list[list[float]] = Field(description="5 points: right eye, left eye, nose, mouth corners")
+    score: float = Field(description="detector confidence in [0, 1]")
+
+
+class DetectOut(BaseModel):
+    faces: list[FaceOut]
+
+
+class VerifyOut(BaseModel):
+    score: float
+    threshold: float
+    same: bool
+    model: str
+
+
+class Candidate(BaseModel):
+    subject: str
+    score: float
+    rank: int
+
+
+class IdentifiedFace(FaceOut):
+    candidates: list[Candidate]
+    decision: str | None = Field(description="the enrolled subject, or null: not enrolled")
+    decision_score: float | None
+    threshold: float = Field(description="the score threshold the decision used")
+    fpir: float | None = Field(description="the false-positive identification rate the threshold targets "
+                                           "(null when a raw threshold was given)")
+
+
+class IdentifyOut(BaseModel):
+    faces: list[IdentifiedFace]
+    gallery_size: int
+
+
+class SubjectIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    consent: str | None = Field(default=None, max_length=2000, description="consent record kept with the subject")
+
+
+class SubjectOut(BaseModel):
+    id: int
+    name: str
+    metadata: dict[str, Any]
+    created: str
+    updated: str
+    templates: int
+
+
+class SubjectList(BaseModel):
+    subjects: list[SubjectOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class RenameIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ExampleOut(BaseModel):
+    id: int
+    subject: str
+    quality: float | None
+    source_sha256: str | None
+    created: str
+
+
+class ExampleList(BaseModel):
+    examples: list[ExampleOut]
+    total: int
+
+
+class Skipped(BaseModel):
+    index: int
+    code: str
+    reason: str
+
+
+class ExamplesAdded(BaseModel):
+    subject: str
+    added: list[int]
+    skipped: list[Skipped]
+
+
+class BulkItem(BaseModel):
+    index: int
+    subject: str
+    ok: bool
+    template_id: int | None = None
+    code: str | None = None
+    reason: str | None = None
+
+
+class BulkOut(BaseModel):
+    results: list[BulkItem]
+    enrolled: int
+    failed: int
+
+
+class Deleted(BaseModel):
+    deleted: bool
+
+
+class StatsOut(BaseModel):
+    gallery: str
+    subjects: int
+    templates: int
+    model: str | None
+    index: str
+    indexed: int
+
+
+class Health(BaseModel):
+    status: str
+    galleries: list[str]
+    model: str
+    worker_pid: int = Field(description="the worker process that answered (several run with --workers N)")
+
+
+# -- CompreFace-compatible ------------------------------------------------------------------
+class CFBox(BaseModel):
+    probability: float
+    x_min: int
+    y_min: int
+    x_max: int
+    y_max: int
+
+
+class CFSubjectScore(BaseModel):
+    subject: str
+    similarity: float
+
+
+class CFFace(BaseModel):
+    box: CFBox
+    landmarks: list[list[int]] | None = None
+    embedding: list[float] | None = None
+    execution_time: dict[str, float] | None = None
+
+
+class CFRecognized(CFFace):
+    subjects: list[CFSubjectScore]
+
+
+class CFRecognizeOut(BaseModel):
+    result: list[CFRecognized]
+    plugins_versions: dict[str, str] | None = None
+
+
+class CFDetectOut(BaseModel):
+    result: list[CFFace]
+    plugins_versions: dict[str, str] | None = None
+
+
+class CFFaceVerified(CFFace):
+    similarity: float
+    subject: str | None = None
+
+
+class CFFaceVerifyOut(BaseModel):
+    result: list[CFFaceVerified]
+    plugins_versions: dict[str, str] | None = None
+
+
+class CFMatch(CFFace):
+    similarity: float
+
+
+class CFVerification(BaseModel):
+    source_image_face: CFFace
+    face_matches: list[CFMatch]
+
+
+class CFVerifyOut(BaseModel):
+    result: list[CFVerification]
+    plugins_versions: dict[str, str] | None = None
+
+
+class CFExample(BaseModel):
+    image_id: str
+    subject: str
+
+
+class CFFaceList(BaseModel):
+    faces: list[CFExample]
+    page_number: int
+    page_size: int
+    total_pages: int
+    total_elements: int
+
+
+class CFDeletedCount(BaseModel):
+    deleted: int
+
+
+class CFSubjectBody(BaseModel):
+    subject: str = Field(min_length=1, max_length=200)
+
+
+class CFSubjects(BaseModel):
+    subjects: list[str]
+
+
+class CFUpdated(BaseModel):
+    updated: bool
+
+
+# -- request bodies read by hand (multipart or base64 JSON), described for OpenAPI -------------
+def image_body(*names: str, many: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict:
+    """openapi_extra for a route that takes images as multipart files or base64 strings in JSON."""
+    def binary(n):
+        return {"type": "array", "items": {"type": "string", "format": "binary"}} if n in many \
+            else {"type": "string", "format": "binary"}
+
+    def b64(n):
+        return {"type": "array", "items": {"type": "string", "contentEncoding": "base64"}} if n in many \
+            else {"type": "string", "contentEncoding": "base64"}
+    extra = {n: {"type": "string"} for n in text}
+    return {"requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": list(names),
+                                           "properties": {**{n: binary(n) for n in names}, **extra}}},
+        "application/json": {"schema": {"type": "object", "required": list(names),
+                                        "properties": {**{n: b64(n) for n in names}, **extra}}},
+    }}}
