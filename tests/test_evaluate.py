@@ -3,7 +3,7 @@ import pytest
 
 from faceprint.evaluate import metrics
 from faceprint.evaluate.protocols import lfw_pairs
-from faceprint.evaluate.runner import evaluate_lfw
+from faceprint.evaluate.experiment import Dataset, run
 from faceprint.match import threshold_at_fmr
 
 
@@ -43,11 +43,15 @@ def test_lfw_protocol_counts(lfw):
     assert all(p.a.is_file() for p in pairs[:50])
 
 
-def test_one_lfw_fold_with_calibrated_threshold(engine, lfw):
-    """Fold 1 of 10 (600 pairs) with the manifest threshold: the full run is `faceprint evaluate lfw`."""
-    r = evaluate_lfw(engine, lfw, folds=[0], progress=False)
-    scores, mated = np.array(r["scores"]), np.array(r["mated"])
-    assert r["pairs"] == 600 and r["failures_to_detect"] == 0
-    accuracy = np.mean((scores >= engine.threshold) == mated)
-    assert accuracy >= 0.985
-    assert r["eer"] < 0.02
+def test_one_lfw_fold_through_the_single_evaluation_path(engine, lfw):
+    """Fold 0 of 10 (600 pairs), as `faceprint evaluate lfw --folds 0` runs it: the 1:1 threshold
+    reported is the manifest's calibrated one, the same number verify uses."""
+    pairs = lfw_pairs(lfw, [0])
+    ds = Dataset(name="LFW fold 0", protocol="test", pairs=pairs, counts={"pairs": len(pairs)})
+    rep, _ = run(ds, [engine.model_id], progress=False, identification=False)
+    r = rep["models"][engine.model_id]
+    assert r["mated_pairs"] == 300 and r["nonmated_pairs"] == 300 and r["failures_to_detect"] == 0
+    assert r["threshold_at_far_1e-3"] == pytest.approx(engine.threshold, abs=1e-4)
+    assert r["threshold_source"].startswith("model manifest")
+    assert r["tar_at_far_1e-3"] >= 0.97 and r["eer"] < 0.02
+    assert set(r["fnmr_at_fmr"]) >= {"0.001", "1e-05"}      # calibrated below what 300 pairs measure

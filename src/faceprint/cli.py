@@ -189,7 +189,9 @@ def cmd_verify(args) -> int:
 def _experiment(args, dataset) -> int:
     from .evaluate import experiment, report
     from .evaluate.cache import TemplateCache
-    models = [m.strip() for m in (args.models or args.embedder).split(",") if m.strip()]
+    # Without --models: the engine options' model, flip as given (--flip/--no-flip) or the manifest's.
+    flip = {True: ":flip", False: ":noflip", None: ""}[args.flip]
+    models = [m.strip() for m in (args.models or args.embedder + flip).split(",") if m.strip()]
     cache = None if args.no_cache else TemplateCache()
     rep, curves = experiment.run(dataset, models, mask=args.mask == "synthetic", cache=cache,
                                  progress=not getattr(args, "quiet", False))
@@ -198,11 +200,12 @@ def _experiment(args, dataset) -> int:
         print(f"wrote {js} and {page}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rep, indent=2, default=float))
+        Path(args.json).write_text(report.to_json(rep))
     for m, r in rep["models"].items():
         acc = f"{100 * r['accuracy_mean']:.2f}% ± {100 * r['accuracy_std']:.2f}" if "accuracy_mean" in r else "n/a"
         fn = r["fnmr_at_fmr"]
-        line = (f"{m:<14} accuracy {acc}  TAR@FAR=1e-3 {100 * r['tar_at_far_1e-3']:.2f}%  EER {100 * r['eer']:.2f}%  "
+        line = (f"{m:<14} accuracy {acc}  TAR@FAR=1e-3 {100 * r['tar_at_far_1e-3']:.2f}% "
+                f"(threshold {r['threshold_at_far_1e-3']:.4f}, {r['threshold_source']})  EER {100 * r['eer']:.2f}%  "
                 + "  ".join(f"FNMR@{k} {100 * v:.2f}%" for k, v in fn.items()))
         if "identification" in r:
             line += f"  rank-1 {100 * r['identification']['rank_1']:.2f}%"
@@ -227,34 +230,22 @@ def cmd_evaluate_folders(args) -> int:
 
 
 def cmd_evaluate_lfw(args) -> int:
-    if args.report or args.models or args.mask:
-        from .evaluate.experiment import Dataset
-        from .evaluate.protocols import lfw_pairs
-        pairs = lfw_pairs(args.data)
-        images = sorted({x for pr in pairs for x in (pr.a, pr.b)})
-        identities: dict = {}
-        for p in images:
-            identities.setdefault(p.parent.name, []).append(p)
-        ds = Dataset(name="LFW (deep-funneled)", pairs=pairs, identities=identities,
-                     counts={"pairs": len(pairs), "mated_pairs": sum(p.mated for p in pairs),
-                             "nonmated_pairs": sum(not p.mated for p in pairs), "images": len(images), "folds": 10},
-                     protocol="LFW view 2 (pairs.txt): 10 folds of 300 mated + 300 non-mated pairs, threshold chosen "
-                              "on the other 9 folds; 1:N over the 7,701 pairs.txt images")
-        return _experiment(args, ds)
-    from .evaluate.runner import evaluate_lfw
-    eng = _engine(args)
-    r = evaluate_lfw(eng, args.data, folds=args.folds, progress=not getattr(args, "quiet", False))
-    summary = {k: v for k, v in r.items() if k not in ("scores", "mated", "folds")}
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(summary, indent=2))
-    if "accuracy_mean" in r:
-        print(f"LFW {len(set(r['folds']))}-fold accuracy: {100 * r['accuracy_mean']:.2f}% "
-              f"± {100 * r['accuracy_std']:.2f}")
-    print(f"TAR@FAR=1e-3: {100 * r['tar_at_far_1e-3']:.2f}%  (threshold {r['threshold_at_far_1e-3']:.4f})")
-    print(f"EER: {100 * r['eer']:.2f}%   failures to detect: {r['failures_to_detect']} of {r['images']} images")
-    print(f"median ms per face: {r['ms_per_face']:.1f}   models: {r['detector']} + {r['model_id']}")
-    return 0
+    """One path for every LFW evaluation (evaluate/experiment.py): the figures, --report, --json."""
+    from .evaluate.experiment import Dataset
+    from .evaluate.protocols import lfw_pairs
+    pairs = lfw_pairs(args.data, args.folds)
+    images = sorted({x for pr in pairs for x in (pr.a, pr.b)})
+    identities: dict = {}
+    for p in images:
+        identities.setdefault(p.parent.name, []).append(p)
+    n_folds = len({p.fold for p in pairs})
+    ds = Dataset(name="LFW (deep-funneled)", pairs=pairs, identities=identities,
+                 counts={"pairs": len(pairs), "mated_pairs": sum(p.mated for p in pairs),
+                         "nonmated_pairs": sum(not p.mated for p in pairs), "images": len(images), "folds": n_folds},
+                 protocol=(f"LFW view 2 (pairs.txt): {n_folds} fold(s) of 300 mated + 300 non-mated pairs; accuracy "
+                           "with the threshold chosen on the other folds, FNMR at the manifest's calibrated FMR "
+                           f"thresholds; 1:N over the {len(images):,} images of these pairs"))
+    return _experiment(args, ds)
 
 
 def _gallery(args, engine=None, *, create: bool = False, readonly: bool = False):
@@ -270,7 +261,7 @@ def _gallery(args, engine=None, *, create: bool = False, readonly: bool = False)
     return g
 
 
-def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict]) -> int:
+def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], force: bool = False) -> int:
     from .progress import progress
     people = sorted(p for p in root.iterdir() if p.is_dir())
     if not people:
@@ -285,12 +276,18 @@ def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict]) -> i
             except FaceprintError as exc:
                 _skip(skipped, str(photo), exc)
         if templates:
-            g.enroll(person.name, templates, metadata=metadata)
+            try:
+                enr = g.enroll(person.name, templates, metadata=metadata, force=force)
+            except FaceprintError as exc:
+                _skip(skipped, str(person), exc)
+                continue
+            skipped += [{"input": f"{person}: {src}", "reason": why} for src, why in enr.skipped]
             done += 1
     return done
 
 
 def cmd_enroll(args) -> int:
+    from . import quality
     eng = _engine(args)
     metadata = dict(args.metadata or {})
     if args.consent:
@@ -300,16 +297,23 @@ def cmd_enroll(args) -> int:
     skipped: list[dict] = []
     # Photos are read before the gallery is opened: a bad photo never creates or touches a gallery.
     templates = [eng.template(p) for p in args.images] if not args.from_folders else []
+    low = [t for t in templates if t.quality < quality.ENROL_FLOOR]
+    if templates and len(low) == len(templates) and not args.force:
+        raise FaceprintError(f"not enrolled: face quality {max(t.quality for t in low):.2f} is below the enrolment "
+                             f"floor {quality.ENROL_FLOOR} ({quality.explain(low[0].quality_detail)}); use a "
+                             "sharper, frontal, larger photo, or --force")
     with _gallery(args, eng, create=True) as g:
+        if args.default_fpir is not None:
+            g.set_default_fpir(args.default_fpir)
         if args.from_folders:
-            done = _enrol_folders(g, eng, args.from_folders, metadata, skipped)
+            done = _enrol_folders(g, eng, args.from_folders, metadata, skipped, force=args.force)
             out = {"gallery": args.gallery, "enrolled_subjects": done, "skipped": skipped}
             text = f"enrolled {done} subjects from {args.from_folders}; {len(skipped)} photo(s) skipped"
             if not done:
                 raise FaceprintError(f"no subject could be enrolled from {args.from_folders}: "
                                      + (skipped[0]["reason"] if skipped else "no photos"))
         else:
-            enr = g.enroll(args.name, templates, metadata=metadata)
+            enr = g.enroll(args.name, templates, metadata=metadata, force=args.force)
             skipped += [{"input": src, "reason": why} for src, why in enr.skipped]
             out = {"gallery": args.gallery, "subject": enr.subject.name, "subject_id": enr.subject.id,
                    "added_templates": len(enr.added), "templates": enr.subject.templates, "skipped": skipped}
@@ -573,6 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="enrol DIR/<name>/*.jpg, one subject per folder")
     sp.add_argument("--consent", help="consent record stored with the subject, e.g. 'signed 2026-11-02'")
     sp.add_argument("--metadata", type=json_object, help="JSON object stored with the subject")
+    sp.add_argument("--force", action="store_true",
+                    help="enrol photos below the quality floor too (they are skipped, with the reason, without it)")
+    sp.add_argument("--default-fpir", type=rate, default=None, metavar="RATE",
+                    help="store the gallery's default FPIR for identify (else 0.001)")
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)
     model_opts(sp)

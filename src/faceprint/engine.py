@@ -11,7 +11,7 @@ import numpy as np
 from . import quality
 from . import runtime as runtimes
 from .detect import Detector, create_detector
-from .embed import Embedder, create_embedder, embed_crops
+from .embed import Embedder, create_embedder, embed_crops_and_norms
 from .errors import ModelError, NoFaceError
 from .imageio import DEFAULT_LIMITS, ImageInput, Limits, decode, describe, load_image
 from .match import compare as compare_templates
@@ -119,14 +119,18 @@ class Engine:
         """Templates of the given faces of several photos, all embedded in one batched call."""
         crops = [self.embedder.crops(img, fs) for img, fs in zip(images, faces)]
         flat = [c for cs in crops for c in cs]
-        vectors = iter(embed_crops(self.embedder, flat, flip=self.flip))
-        return [[self._template(face, crop, next(vectors), source) for face, crop in zip(fs, cs)]
+        vectors, norms = embed_crops_and_norms(self.embedder, flat, flip=self.flip)
+        it = iter(zip(vectors, norms))
+        return [[self._template(face, crop, *next(it), source) for face, crop in zip(fs, cs)]
                 for fs, cs, source in zip(faces, crops, sources)]
 
-    def _template(self, face: Face, crop, vec: np.ndarray, source: str | None) -> Template:
+    def _template(self, face: Face, crop, vec: np.ndarray, norm: float, source: str | None) -> Template:
         if isinstance(crop, tuple):          # a fused embedder: one crop per part model
             crop = crop[0]
-        q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None)
+        spec = getattr(self.embedder, "spec", None)
+        norm_range = spec.extra.get("quality_norm") if spec else None
+        q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None,
+                                   norm=float(norm) if norm_range else None, norm_range=norm_range)
         return Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail,
                         source=source)
 

@@ -6,7 +6,6 @@ and gray, RGBA, palette and 16-bit images are brought to 8-bit BGR.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageDecodeError, ImageTooLargeError
+from .util import sha256
 
 ImageInput = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]
 
@@ -86,7 +86,7 @@ def decode(source: ImageInput, *, rgb: bool = False, limits: Limits = DEFAULT_LI
                 f"{name}: limit is {limits.max_bytes / 2**20:.0f} MiB of image data")
     if not data:
         raise ImageDecodeError(f"{name}: file is empty; pass a JPEG, PNG, BMP, TIFF, WebP or PGM image")
-    return _decode(data, name, limits), hashlib.sha256(data).hexdigest()
+    return _decode(data, name, limits), sha256(data)
 
 
 def _decode(data: bytes, name: str, limits: Limits) -> np.ndarray:

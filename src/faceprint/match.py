@@ -1,15 +1,16 @@
-"""Comparison and thresholds: cosine similarity between normalised templates, thresholds at a target FMR."""
+"""Comparison and thresholds: cosine scores between normalised templates, thresholds at a target
+FMR (1:1) or FPIR (1:N, from the gallery size), and how a subject's templates make one score."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
-from .errors import ModelMismatchError
+from .errors import FaceprintError, ModelError, ModelMismatchError, UsageError
 from .types import Template
 
-
-def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine similarity of every row of a with every row of b ((N, D) x (M, D) -> (N, M))."""
-    return np.atleast_2d(a).astype(np.float32) @ np.atleast_2d(b).astype(np.float32).T
+DEFAULT_FPIR = 0.001
+AGGREGATIONS = ("max", "mean2", "centroid")
 
 
 def compare(a: Template, b: Template) -> float:
@@ -35,7 +36,6 @@ def threshold_at_fmr(nonmated_scores: np.ndarray, fmr: float) -> float:
 def calibration(model_id: str) -> dict:
     """The model's FMR -> threshold table from the manifest (model ids look like "sface" or "sface:flip")."""
     from . import models
-    from .errors import ModelError
 
     name, _, variant = model_id.partition(":")
     spec = models.get(name) if name in models.manifest() else None
@@ -46,10 +46,42 @@ def calibration(model_id: str) -> dict:
 
 
 def threshold_for_fmr(model_id: str, fmr: float) -> float:
-    """Threshold at a target FMR, interpolated in log-FMR from the calibration table; FMRs beyond
-    the table's measured range take its end values (the table says how many pairs it rests on)."""
+    """Threshold at a target FMR, interpolated in log-FMR from the manifest's table (measured on
+    LFW down to ~1e-6, extrapolated by a generalized Pareto tail fit below; bench/calibrate.py).
+    FMRs beyond the table take its end values."""
     table = calibration(model_id)
     fmrs = np.log10(np.asarray(table["fmr"], float))
     thrs = np.asarray(table["threshold"], float)
     order = np.argsort(fmrs)
     return float(np.interp(np.log10(max(fmr, 1e-300)), fmrs[order], thrs[order]))
+
+
+def check_fpir(fpir: float) -> float:
+    fpir = float(fpir)
+    if not (0.0 < fpir < 1.0) or math.isnan(fpir):
+        raise UsageError(f"FPIR must be a rate between 0 and 1 (exclusive), e.g. 0.001; got {fpir!r}")
+    return fpir
+
+
+def fmr_for_fpir(fpir: float, comparisons: int) -> float:
+    """Per-comparison FMR that gives this FPIR over `comparisons` independent non-mated
+    comparisons: FPIR = 1 - (1 - FMR)^N."""
+    return -math.expm1(math.log1p(-check_fpir(fpir)) / max(1, int(comparisons)))
+
+
+def threshold_for_fpir(model_id: str, fpir: float, gallery_size: int) -> float:
+    """Open-set threshold: a stranger searched against `gallery_size` subjects is named with
+    probability `fpir`."""
+    return threshold_for_fmr(model_id, fmr_for_fpir(fpir, gallery_size))
+
+
+def subject_scores(scores: np.ndarray, method: str = "max") -> float:
+    """One subject's score from its templates' scores against a probe: the best one ("max") or the
+    mean of the best two ("mean2"; a single template counts alone). "centroid" scores the subject's
+    mean template instead and is computed where the vectors are (see Gallery)."""
+    s = np.sort(np.asarray(scores, float))[::-1]
+    if method == "max" or len(s) == 1:
+        return float(s[0])
+    if method == "mean2":
+        return float(s[:2].mean())
+    raise FaceprintError(f"subject score method must be one of {AGGREGATIONS}, not {method!r}")

@@ -10,7 +10,6 @@ image size. The result is cached in memory and on disk, keyed by the source file
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import threading
@@ -137,14 +136,6 @@ def prepare_onnx(path: str, sha256: str, dynamic_hw: bool = False) -> Path:
             except OSError:
                 continue
     raise ModelError(f"cannot write the prepared model {name} to {cache_dir()} or a temporary directory")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Session:

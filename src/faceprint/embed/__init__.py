@@ -44,13 +44,21 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 def embed_crops(embedder: Embedder, crops: list[np.ndarray], *, flip: bool = False) -> np.ndarray:
     """Normalised (N, dim) templates; with flip, the mirror image's embedding is added before normalising
     (test-time augmentation: one extra forward pass per face, in the same batch)."""
+    return embed_crops_and_norms(embedder, crops, flip=flip)[0]
+
+
+def embed_crops_and_norms(embedder: Embedder, crops: list[np.ndarray], *,
+                          flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """embed_crops plus each raw embedding's norm before normalising (a face quality signal: low
+    for faces the model finds hard)."""
     if not crops:
-        return np.zeros((0, embedder.dim), np.float32)
+        return np.zeros((0, embedder.dim), np.float32), np.zeros(0, np.float32)
     if not flip:
-        return l2_normalise(embedder.embed_crops(crops))
+        raw = embedder.embed_crops(crops)
+        return l2_normalise(raw), np.linalg.norm(raw, axis=1)
     both = embedder.embed_crops(crops + [np.ascontiguousarray(c[:, ::-1]) for c in crops])
     n = len(crops)
-    return l2_normalise(l2_normalise(both[:n]) + l2_normalise(both[n:]))
+    return l2_normalise(l2_normalise(both[:n]) + l2_normalise(both[n:])), np.linalg.norm(both[:n], axis=1)
 
 
 def embed(embedder: Embedder, image: np.ndarray, faces: list[Face], *, flip: bool = False) -> np.ndarray:

@@ -13,7 +13,8 @@ import numpy as np
 from ..align import align
 from ..errors import ModelNotFoundError
 from ..models import ModelSpec
-from ..runtime import Session, file_sha256, prepare_onnx
+from ..runtime import Session, prepare_onnx
+from ..util import sha256
 from ..types import Face
 
 # Crops per forward pass: large enough to amortise per-call overhead, small enough to stay in cache.
@@ -42,7 +43,7 @@ class OnnxEmbedder:
         path = Path(path)
         if not path.is_file():
             raise ModelNotFoundError(f"embedder file {path} not found; pass the path of an .onnx face model")
-        return cls(prepare_onnx(str(path), file_sha256(path)), name=f"onnx:{path.stem}", **kwargs)
+        return cls(prepare_onnx(str(path), sha256(path)), name=f"onnx:{path.stem}", **kwargs)
 
     def crops(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
         out = [align(image, f.landmarks, self.crop) for f in faces]

@@ -14,7 +14,7 @@ import numpy as np
 from ..engine import Engine
 from . import fusion, metrics
 from .cache import TemplateCache
-from .masks import synthetic_mask
+from .masks import mask_transform
 from .protocols import IdentificationSplit, Pair, identification_split
 from .runner import TemplateSet, image_templates, pair_scores, search_metrics
 
@@ -28,16 +28,6 @@ class Dataset:
     pairs: list[Pair]
     counts: dict
     identities: dict[str, list[Path]] = field(default_factory=dict)
-
-
-def mask_transform(engine: Engine, img: np.ndarray, path: Path) -> np.ndarray:
-    """Draw a seeded synthetic mask on the face that the pipeline would pick (found on the clean image)."""
-    from ..engine import pick_face
-    faces = engine.detector.detect([img])[0]
-    if not faces:
-        return img
-    masked, _ = synthetic_mask(img, faces[pick_face(faces, img.shape, "center")], path.name, MASK_SEED)
-    return masked
 
 
 def one_core_ms(engine: Engine, paths: list[Path], cache: TemplateCache | None = None, n: int = 20) -> float:
@@ -66,20 +56,52 @@ def one_core_ms(engine: Engine, paths: list[Path], cache: TemplateCache | None =
     return ms
 
 
-def verification_metrics(scores: np.ndarray, mated: np.ndarray, folds: np.ndarray) -> dict:
+def calibrated_thresholds(model_id: str | None) -> dict[float, float] | None:
+    """The manifest's FMR -> threshold table for a model id, or None when it has none."""
+    from ..errors import ModelError
+    from ..match import threshold_for_fmr
+    if model_id is None:
+        return None
+    try:
+        return {f: threshold_for_fmr(model_id, f) for f in metrics.FMR_GRID}
+    except ModelError:
+        return None
+
+
+def verification_metrics(scores: np.ndarray, mated: np.ndarray, folds: np.ndarray,
+                         thresholds: dict[float, float] | None = None) -> dict:
+    """1:1 figures. With `thresholds` (the manifest's calibrated table), FNMR at FMR f is read at the
+    calibrated threshold for f, the same number `verify` uses, and the FMR this set actually shows
+    at it is reported beside; without, thresholds come from this set's own non-mated scores (which
+    resolve FMR down to 1 / their count only)."""
     out = {}
     if len(np.unique(folds)) > 1:
         out.update(metrics.kfold_accuracy(scores, mated, folds))
-    at3 = metrics.fnmr_at_fmr(scores, mated, 1e-3)
     groups = mated.astype(int)
+    if thresholds:
+        thr3 = thresholds[1e-3]
+        fnmr_at = {f"{f:g}": metrics.rates_at_threshold(scores, mated, t)[1] for f, t in thresholds.items()}
+        out["threshold_source"] = "model manifest (bench/calibrate.py)"
+        out["fmr_observed_at_calibrated"] = {f"{f:g}": metrics.rates_at_threshold(scores, mated, t)[0]
+                                             for f, t in thresholds.items()}
+
+        def fnmr3(i):
+            return metrics.rates_at_threshold(scores[i], mated[i], thr3)[1]
+    else:
+        thr3 = metrics.fnmr_at_fmr(scores, mated, 1e-3)["threshold"]
+        fnmr_at = metrics.fnmr_at_fmrs(scores, mated)
+        out["threshold_source"] = "this set's non-mated scores"
+
+        def fnmr3(i):
+            return metrics.fnmr_at_fmr(scores[i], mated[i], 1e-3)["fnmr"]
+    fnmr = metrics.rates_at_threshold(scores, mated, thr3)[1]
     out.update({
-        "tar_at_far_1e-3": at3["tar"], "threshold_at_far_1e-3": at3["threshold"],
+        "tar_at_far_1e-3": 1.0 - fnmr, "threshold_at_far_1e-3": thr3,
         "eer": metrics.eer(scores, mated),
-        "fnmr_at_fmr": metrics.fnmr_at_fmrs(scores, mated),
+        "fnmr_at_fmr": fnmr_at,
         "mated_pairs": int(mated.sum()), "nonmated_pairs": int((~mated).sum()),
         "ci95": {
-            "fnmr_at_fmr_1e-3": metrics.bootstrap_ci(
-                lambda i: metrics.fnmr_at_fmr(scores[i], mated[i], 1e-3)["fnmr"], len(scores), groups=groups, reps=200),
+            "fnmr_at_fmr_1e-3": metrics.bootstrap_ci(fnmr3, len(scores), groups=groups, reps=200),
             "eer": metrics.bootstrap_ci(lambda i: metrics.eer(scores[i], mated[i]), len(scores), groups=groups, reps=100),
         },
     })
@@ -89,18 +111,27 @@ def verification_metrics(scores: np.ndarray, mated: np.ndarray, folds: np.ndarra
     return out
 
 
-def _quality_bins(scores, mated, pairs, quality, threshold) -> dict:
+def _quality_bins(scores, mated, pairs, quality_detail, threshold) -> dict:
+    """FNMR of mated pairs at the 1:1 threshold, in quartiles of the weaker photo's quality score and
+    of each of its measures (which one predicts errors best)."""
+    from ..quality import score_of
     out = {}
     sel = np.flatnonzero(mated)
-    for key, label in (("eye_distance_px", "eye_distance_px"), ("sharpness_raw", "sharpness")):
-        vals = np.array([min(quality.get(pairs[i].a, {}).get(key, np.nan), quality.get(pairs[i].b, {}).get(key, np.nan))
-                         for i in sel])
+
+    def value(path, key):
+        d = quality_detail.get(path) or {}
+        if key == "quality":
+            return score_of(d) if d else np.nan
+        return d.get(key, np.nan)
+
+    for key in ("quality", "embedding_norm", "detector", "eye_distance_px", "sharpness_raw", "pose"):
+        vals = np.array([min(value(pairs[i].a, key), value(pairs[i].b, key)) for i in sel], float)
         ok = np.isfinite(vals)
-        if ok.sum() < 30:
+        if ok.sum() < 40:
             continue
-        edges = list(np.quantile(vals[ok], [0, 1 / 3, 2 / 3]))
+        edges = list(np.quantile(vals[ok], [0, 0.25, 0.5, 0.75]))
         edges.append(float(vals[ok].max()) + 1e-9)
-        out[label] = metrics.fnmr_by_bins(scores[sel][ok], vals[ok], threshold, edges)
+        out[key] = metrics.fnmr_by_bins(scores[sel][ok], vals[ok], threshold, edges)
     return out
 
 
@@ -125,30 +156,42 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
     mscores: dict[str, np.ndarray] = {}
     for m in singles:
         name, _, variant = m.partition(":")
-        eng = Engine(embedder=name, flip=True if variant == "flip" else None, threshold=0.0)
+        eng = Engine(embedder=name, flip={"flip": True, "noflip": False}.get(variant), threshold=0.0)
         engines[m] = eng
         clean[m] = image_templates(eng, images, cache=cache, progress=progress)
         scores[m] = pair_scores(pairs, clean[m].vectors)
         if mask:
-            masked[m] = image_templates(eng, probes, cache=cache, progress=progress, transform=mask_transform,
+            masked[m] = image_templates(eng, probes, cache=cache, progress=progress, transform=mask_transform(MASK_SEED),
                                         transform_key=f"mask=synthetic:{MASK_SEED}")
             mscores[m] = pair_scores(pairs, clean[m].vectors, masked[m].vectors)
 
     quality = next((clean[m].quality for m in singles if any(clean[m].quality.values())), {})
     report: dict = {"models": {}}
     curves: dict = {"det": {}, "hist": {}, "cmc": {}, "det_masked": {}}
-    znorm_all = {}
+    fused_weights: dict[str, dict[str, float]] = {}
     tmp = tempfile.TemporaryDirectory()
     for m in models:
         parts = m.split("+")
         if len(parts) == 1:
-            s = scores[m]
-            ms = mscores.get(m)
+            model_id, weights = engines[m].model_id, None
         else:
+            model_id, weights = m, shipped_fusion_weights(m)
+        if weights is None and len(parts) > 1:
+            # A fusion that is not a shipped model: z-norm learned on the other folds.
             s = fusion.fuse_by_folds({p: scores[p] for p in parts}, folds)
             ms = fusion.fuse_by_folds({p: mscores[p] for p in parts}, folds) if mask else None
-            znorm_all[m] = fusion.learn_znorm({p: scores[p] for p in parts}, np.ones(len(pairs), bool))
-        r = verification_metrics(s, mated, folds)
+            weights = fusion.weights_from_znorm(fusion.learn_znorm({p: scores[p] for p in parts},
+                                                                   np.ones(len(pairs), bool)))
+            thresholds = None
+        else:
+            # A shipped model: its own scores (a fused model's inner product is the weighted score
+            # sum), judged at the manifest's calibrated thresholds.
+            weights = weights or {m: 1.0}
+            s = sum(w * scores[p] for p, w in weights.items())
+            ms = sum(w * mscores[p] for p, w in weights.items()) if mask else None
+            thresholds = calibrated_thresholds(model_id)
+        fused_weights[m] = weights
+        r = verification_metrics(s, mated, folds, thresholds)
         fte = len({i for p in parts for i, v in clean[p].vectors.items() if v is None})
         r.update({
             "parts": parts, "model_ids": [engines[p].model_id for p in parts],
@@ -161,19 +204,20 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
             "fnmr_by_quality": _quality_bins(s, mated, pairs, quality, r["threshold_at_far_1e-3"]),
         })
         if len(parts) > 1:
-            r["fusion"] = {"method": "z-normalised score average; mean/std learned on the training folds",
-                           "weights_all_data": fusion.weights_from_znorm(znorm_all[m])}
+            r["fusion"] = {"method": ("the shipped fused model: manifest weights" if thresholds else
+                                      "z-normalised score average; mean/std learned on the training folds"),
+                           "weights": fused_weights[m]}
         thr, fmr, fnmr = metrics.det_curve(s, mated)
         curves["det"][m] = (fmr, fnmr)
         curves["hist"][m] = (s[mated], s[~mated])
         if ms is not None:
-            r["masked"] = verification_metrics(ms, mated, folds)
+            r["masked"] = verification_metrics(ms, mated, folds, thresholds)
             r["masked"]["failures_to_detect"] = len({i for p in parts for i, v in masked[p].vectors.items() if v is None})
             clean_f, masked_f = r["fnmr_at_fmr"].get("0.001"), r["masked"]["fnmr_at_fmr"].get("0.001")
             r["masked"]["fnmr_ratio_masked_vs_clean_at_fmr_1e-3"] = (masked_f / clean_f) if clean_f else None
             curves["det_masked"][m] = metrics.det_curve(ms, mated)[1:]
         if split is not None:
-            r["identification"] = _identification(m, parts, split, clean, engines, znorm_all.get(m),
+            r["identification"] = _identification(model_id, fused_weights[m], split, clean,
                                                   Path(tmp.name) / f"{m}.db")
             curves["cmc"][m] = r["identification"]["cmc"]
         report["models"][m] = r
@@ -188,24 +232,23 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
     return report, curves
 
 
-def _identification(m, parts, split, clean, engines, znorm, db) -> dict:
-    def vec(p, path, sets):
-        return sets[p].vectors.get(path)
+def shipped_fusion_weights(model: str) -> dict[str, float] | None:
+    """Part weights of a fused model that the manifest ships (None if it is not shipped)."""
+    from .. import models as registry
+    if model not in registry.manifest():
+        return None
+    spec = registry.get(model)
+    return dict(zip(spec.extra["parts"], spec.extra["weights"]))
 
-    if len(parts) == 1:
-        def fused(path, sets):
-            return vec(parts[0], path, sets)
-        model_id = engines[parts[0]].model_id
+
+def _identification(model_id: str, weights: dict[str, float], split, clean, db) -> dict:
+    if len(weights) == 1:
+        vecs = clean[next(iter(weights))].vectors
     else:
-        w = fusion.weights_from_znorm(znorm)
-
-        def fused(path, sets):
-            vs = [vec(p, path, sets) for p in parts]
-            return None if any(v is None for v in vs) else np.concatenate([np.sqrt(w[p]) * v for p, v in zip(parts, vs)])
-        model_id = m
-    gallery = {n: v for n, p in split.gallery.items() if (v := fused(p, clean)) is not None}
-    return search_metrics(gallery, [(n, fused(p, clean)) for n, p in split.mated],
-                          [(n, fused(p, clean)) for n, p in split.nonmated], db, model_id=model_id)
+        vecs = fusion.concat_templates({p: clean[p].vectors for p in weights}, weights)
+    gallery = {n: v for n, p in split.gallery.items() if (v := vecs.get(p)) is not None}
+    return search_metrics(gallery, [(n, vecs.get(p)) for n, p in split.mated],
+                          [(n, vecs.get(p)) for n, p in split.nonmated], db, model_id=model_id)
 
 
 def _versions() -> dict:

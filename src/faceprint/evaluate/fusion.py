@@ -27,3 +27,13 @@ def fuse_by_folds(scores: dict[str, np.ndarray], folds: np.ndarray) -> np.ndarra
         test = folds == f
         out[test] = apply_znorm(scores, learn_znorm(scores, ~test), test)
     return out
+
+
+def concat_templates(per_part: dict[str, dict], weights: dict[str, float]) -> dict:
+    """Fused templates concat(sqrt(w_i) * t_i), whose inner product is the weighted score sum (see
+    embed/fused.py), per key of the part template dicts; None where any part has no template."""
+    parts = list(per_part)
+    keys = per_part[parts[0]]
+    return {k: (None if any(per_part[m].get(k) is None for m in parts)
+                else np.concatenate([np.sqrt(weights[m]) * per_part[m][k] for m in parts]).astype(np.float32))
+            for k in keys}

@@ -73,3 +73,15 @@ def synthetic_mask(image: np.ndarray, face: Face, key: str, seed: int = 0) -> tu
     shape = SHAPES[h % len(SHAPES)]
     colour = list(COLOURS)[(h // 7) % len(COLOURS)]
     return draw_mask(image, face, shape=shape, colour=colour), {"shape": shape, "colour": colour}
+
+
+def mask_transform(seed: int = 0):
+    """An image transform for runner.image_templates: draw a seeded synthetic mask on the face the
+    pipeline would pick (found on the clean image); images without a face pass unchanged."""
+    def transform(engine, img: np.ndarray, path) -> np.ndarray:
+        from ..engine import pick_face
+        faces = engine.detector.detect([img])[0]
+        if not faces:
+            return img
+        return synthetic_mask(img, faces[pick_face(faces, img.shape, "center")], path.name, seed)[0]
+    return transform

@@ -88,7 +88,7 @@ def fnir_at_fpir(mated_rank1_scores: np.ndarray, nonmated_top_scores: np.ndarray
             "nonmated_searches": int(len(non))}
 
 
-FMR_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+FMR_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)   # report columns; calibration.FMR_GRID is finer
 
 
 def fnmr_at_fmrs(scores: np.ndarray, mated: np.ndarray, grid=FMR_GRID) -> dict[str, float]:

@@ -100,10 +100,29 @@ def _ident_table(report: dict) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
+def jsonable(obj):
+    """Plain JSON types throughout; NaN and infinities (no such numbers in JSON) become null."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(jsonable(report), indent=2, allow_nan=False, ensure_ascii=False)
+
+
 def write(report: dict, curves: dict, out_dir: str | Path) -> tuple[Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    (out / "report.json").write_text(to_json(report))
     imgs = plots(curves)
     figs = "".join(f'<figure><img alt="{k}" src="data:image/png;base64,{v}"><figcaption>{k}</figcaption></figure>'
                    for k, v in imgs.items())

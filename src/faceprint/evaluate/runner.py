@@ -1,7 +1,6 @@
 """Runs the engine over a protocol's images and scores the result."""
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,15 +11,18 @@ from tqdm import tqdm
 
 from ..engine import Engine, pick_face
 from ..errors import FaceprintError
+from ..util import sha256
 from . import metrics
 from .cache import TemplateCache
-from .protocols import IdentificationSplit, lfw_pairs
+
+
+QUALITY_VERSION = "q2"   # bump when quality.assess changes what it records
 
 
 def pipeline_key(engine: Engine, select: str, transform_key: str = "") -> str:
-    """Everything that changes a template: detector, embedder (+flip), weights versions, face choice,
-    and any image transform (e.g. a synthetic mask)."""
-    parts = [engine.detector.name, engine.model_id, f"select={select}"]
+    """Everything that changes a template or its quality record: detector, embedder (+flip), weights
+    versions, face choice, quality version, and any image transform (e.g. a synthetic mask)."""
+    parts = [engine.detector.name, engine.model_id, f"select={select}", QUALITY_VERSION]
     for component in (engine.detector, engine.embedder):
         spec = getattr(component, "spec", None)
         if spec is not None and "weights" in spec.files:
@@ -28,10 +30,6 @@ def pipeline_key(engine: Engine, select: str, transform_key: str = "") -> str:
     if transform_key:
         parts.append(transform_key)
     return "|".join(parts)
-
-
-def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass
@@ -55,7 +53,7 @@ def image_templates(engine: Engine, paths: list[Path], *, select: str = "center"
                     transform_key: str = "") -> TemplateSet:
     """Template of the selected face of each image (after an optional image transform)."""
     key = pipeline_key(engine, select, transform_key)
-    hashes = {p: _file_hash(p) for p in paths} if cache else {}
+    hashes = {p: sha256(p) for p in paths} if cache else {}
     cached = cache.get_many(list(set(hashes.values())), key) if cache else {}
     out = TemplateSet({}, {}, [])
     fresh = []
@@ -98,41 +96,6 @@ def pair_scores(pairs: list, a: dict[Path, np.ndarray | None], b: dict[Path, np.
                      for p in pairs])
 
 
-def evaluate_lfw(engine: Engine, data: str | Path, *, folds: list[int] | None = None,
-                 progress: bool = True, cache: TemplateCache | None = None) -> dict:
-    pairs = lfw_pairs(data, folds)
-    paths = sorted({p for pr in pairs for p in (pr.a, pr.b)})
-    ts = image_templates(engine, paths, progress=progress, cache=cache)
-    templates, timings = ts.vectors, ts.timings
-    scores = pair_scores(pairs, templates)
-    mated = np.array([pr.mated for pr in pairs])
-    fold_ids = np.array([pr.fold for pr in pairs])
-    result = {
-        "protocol": "LFW view 2 (pairs.txt), threshold chosen on the other folds",
-        "data": str(data),
-        "detector": engine.detector.name,
-        "embedder": engine.embedder.name,
-        "model_id": engine.model_id,
-        "flip": engine.flip,
-        "pairs": len(pairs),
-        "images": len(paths),
-        "failures_to_detect": sum(v is None for v in templates.values()),
-        "ms_per_face": float(np.median(timings)) if timings else None,
-    }
-    if len(np.unique(fold_ids)) > 1:
-        result.update(metrics.kfold_accuracy(scores, mated, fold_ids))
-    at3 = metrics.fnmr_at_fmr(scores, mated, 1e-3)
-    result.update({
-        "tar_at_far_1e-3": at3["tar"],
-        "threshold_at_far_1e-3": at3["threshold"],
-        "eer": metrics.eer(scores, mated),
-        "scores": scores.tolist(),
-        "mated": mated.tolist(),
-        "folds": fold_ids.tolist(),
-    })
-    return result
-
-
 def search_metrics(gallery: dict[str, np.ndarray], mated: list[tuple[str, np.ndarray | None]],
                    nonmated: list[tuple[str, np.ndarray | None]], gallery_path: str | Path, *, model_id: str,
                    index: str = "Flat", fpirs: tuple[float, ...] = (0.003, 0.01, 0.1), max_rank: int = 20) -> dict:
@@ -171,19 +134,3 @@ def search_metrics(gallery: dict[str, np.ndarray], mated: list[tuple[str, np.nda
                            lambda i: metrics.fnir_at_fpir(both[i][groups[i] == 0], both[i][groups[i] == 1], 0.01)["fnir"],
                            len(both), groups=groups, reps=200)}
     return out
-
-
-def evaluate_identification(engine: Engine, split: IdentificationSplit, gallery_path: str | Path, *,
-                            index: str = "Flat", progress: bool = True, cache: TemplateCache | None = None,
-                            fpirs: tuple[float, ...] = (0.003, 0.01, 0.1), max_rank: int = 20) -> dict:
-    """The 1:N protocol end to end for one engine: templates (cached), enrolment, search, metrics."""
-    paths = sorted({*split.gallery.values(), *(p for _, p in split.mated), *(p for _, p in split.nonmated)})
-    ts = image_templates(engine, paths, progress=progress, cache=cache)
-    gallery = {n: ts.vectors[p] for n, p in split.gallery.items() if ts.vectors[p] is not None}
-    out = search_metrics(gallery, [(n, ts.vectors[p]) for n, p in split.mated],
-                         [(n, ts.vectors[p]) for n, p in split.nonmated], gallery_path,
-                         model_id=engine.model_id, index=index, fpirs=fpirs, max_rank=max_rank)
-    return {"gallery_subjects": len(split.gallery), "failures_to_enrol": len(split.gallery) - len(gallery),
-            "probe_failures_to_detect": sum(ts.vectors[p] is None for _, p in split.mated + split.nonmated),
-            "template_ms_median": float(np.median(ts.timings)) if ts.timings else None,
-            "model_id": engine.model_id, "detector": engine.detector.name, **out}

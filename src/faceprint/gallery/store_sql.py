@@ -180,6 +180,18 @@ class SQLStore:
         rows = self._q("SELECT id, vector FROM templates WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
         return unpack(rows, int(self.meta().get("dim", 0)), self.cipher)
 
+    def vectors_of_subjects(self, subject_ids):
+        """{subject id: (n, dim) template vectors} (centroid subject scores need all of a subject's)."""
+        ids = sorted(int(i) for i in subject_ids)
+        out: dict[int, list] = {}
+        for chunk in chunks(ids):
+            rows = self._q(f"SELECT subject_id, id, vector FROM templates WHERE subject_id IN ({','.join('?' * len(chunk))}) "
+                           "ORDER BY id", chunk)
+            for sid, tid, blob in rows:
+                out.setdefault(sid, []).append((tid, blob))
+        dim = int(self.meta().get("dim", 0))
+        return {sid: unpack(rows, dim, self.cipher)[1] for sid, rows in out.items()}
+
     def iter_templates(self, batch=100_000):
         last = 0
         while True:

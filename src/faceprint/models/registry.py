@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelChecksumError, ModelError, ModelNotFoundError
-from ..runtime import file_sha256, prepare_onnx
+from ..runtime import prepare_onnx
+from ..util import sha256
 
 MANIFEST = Path(__file__).with_name("manifest.json")
 
@@ -106,7 +107,7 @@ def _locate(relpath: str) -> Path | None:
 
 
 # Files are hashed once per process: large weights are verified on first use only.
-_sha256 = lru_cache(maxsize=None)(file_sha256)
+_sha256 = lru_cache(maxsize=None)(sha256)
 
 
 def _verify(path: Path, expected: str, spec: ModelSpec) -> None:

@@ -1,0 +1,186 @@
+"""FMR -> threshold calibration that holds in the far tail.
+
+Non-mated scores come from every cross-identity pair of a labelled template set. Above a tail level
+u (the score exceeded by a fraction `tail_rate` of them) the exceedances are fitted with a
+generalized Pareto distribution (the peaks-over-threshold model of extreme-value theory), which
+extrapolates the table below the lowest FMR the pair count can measure. Pairs the fit calls
+impossible (expected count under the fitted tail < `outlier_expected`) are label noise, i.e. the
+same person under two names or a mislabelled photo: they are dropped and the fit repeated until
+none is left. The rows are listed in the result so a person can check them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# 1e-1 .. 1e-10 in steps of 1, 3 per decade (log-interpolated in between by match.threshold_for_fmr).
+FMR_GRID = tuple(float(f"{m}e-{e}") for e in range(1, 11) for m in (3, 1) if not (m == 3 and e == 1))
+
+
+@dataclass
+class NonMated:
+    """The non-mated scores of a template set, plus the top pairs (indices into the template list)."""
+    scores: np.ndarray            # float32, every cross-identity pair
+    top_pairs: np.ndarray         # (K, 2) template indices of the K highest, descending by score
+    top_scores: np.ndarray
+
+
+def nonmated_scores(vectors: np.ndarray, identities: np.ndarray, *, top: int = 200,
+                    block: int = 2048) -> NonMated:
+    """Every cross-identity score among the rows of `vectors` (upper triangle), in row blocks so
+    that 13,000 templates (87 million pairs) fit in memory."""
+    v = np.ascontiguousarray(vectors, np.float32)
+    ids = np.asarray(identities)
+    _, codes = np.unique(ids, return_inverse=True)
+    chunks, best_s, best_p = [], [], []
+    for lo in range(0, len(v), block):
+        hi = min(lo + block, len(v))
+        sims = v[lo:hi] @ v[lo:].T
+        rows, cols = np.triu_indices(hi - lo, 1, m=len(v) - lo)
+        keep = codes[lo + rows] != codes[lo + cols]
+        s = sims[rows[keep], cols[keep]]
+        chunks.append(s)
+        if len(s):
+            k = min(top, len(s))
+            sel = np.argpartition(s, len(s) - k)[len(s) - k:]
+            best_s.append(s[sel])
+            best_p.append(np.c_[lo + rows[keep][sel], lo + cols[keep][sel]])
+    scores = np.concatenate(chunks)
+    bs, bp = np.concatenate(best_s), np.vstack(best_p)
+    order = np.argsort(-bs)[:top]
+    return NonMated(scores, bp[order], bs[order])
+
+
+@dataclass
+class TailFit:
+    u: float                      # tail level
+    rate: float                   # fraction of non-mated scores above u
+    shape: float                  # GPD xi
+    scale: float                  # GPD sigma
+    n: int                        # non-mated pairs the fit rests on (after cleaning)
+    exceedances: int
+    dropped: list[int] = field(default_factory=list)   # indices into NonMated.top_pairs
+
+    def fmr(self, t: np.ndarray | float) -> np.ndarray:
+        """Fitted FMR at thresholds t >= u."""
+        from scipy.stats import genpareto
+        return self.rate * genpareto.sf(np.asarray(t, float) - self.u, self.shape, scale=self.scale)
+
+    def threshold(self, fmr: float) -> float:
+        from scipy.stats import genpareto
+        return float(self.u + genpareto.isf(fmr / self.rate, self.shape, scale=self.scale))
+
+
+def _fit_gpd(excess: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import genpareto
+    shape, _, scale = genpareto.fit(excess, floc=0.0)
+    return float(shape), float(scale)
+
+
+def _top_sorted(scores: np.ndarray, k: int) -> np.ndarray:
+    """The k highest scores, descending."""
+    k = min(k, len(scores))
+    return np.sort(np.partition(scores, len(scores) - k)[len(scores) - k:])[::-1]
+
+
+def fit_tail(nm: NonMated, *, tail_rate: float = 1e-4, outlier_expected: float = 1e-3,
+             max_drop: int = 100) -> tuple[TailFit, np.ndarray]:
+    """Fit the GPD tail, dropping top pairs the fit says should not exist (see module doc).
+    Returns the fit and the exceedances it rests on."""
+    head = _top_sorted(nm.scores, max(int(tail_rate * len(nm.scores)), 50) + max_drop + 1)
+    dropped = 0
+    while True:
+        n = len(nm.scores) - dropped
+        k = max(int(tail_rate * n), 50)
+        top = head[dropped:dropped + k + 1]
+        u = float(top[-1])
+        excess = top[:-1] - u
+        shape, scale = _fit_gpd(excess)
+        fit = TailFit(u, k / n, shape, scale, n, k, list(range(dropped)))
+        if dropped >= min(max_drop, len(nm.top_scores)) or n * float(fit.fmr(head[dropped])) >= outlier_expected:
+            return fit, excess
+        dropped += 1
+
+
+def empirical_threshold(scores: np.ndarray, fmr: float, exclude_top: int = 0) -> float | None:
+    """Threshold with at most fmr * n of the scores at or above it (None when fewer than 10 pairs
+    would reach it: too few to measure), leaving out the `exclude_top` highest (the dropped ones)."""
+    n = len(scores) - exclude_top
+    allowed = int(np.floor(fmr * n))
+    if allowed < 10:
+        return None
+    idx = len(scores) - 1 - allowed - exclude_top
+    return float(np.nextafter(np.partition(scores, idx)[idx], np.inf))
+
+
+def calibrate(nm: NonMated, *, tail_rate: float = 1e-4, bootstrap: int = 200, seed: int = 0) -> dict:
+    """The FMR -> threshold table: measured where the tail level is not reached (FMR >= the tail
+    rate), the GPD fit below; 95% bootstrap interval of the fitted thresholds (exceedances resampled)."""
+    fit, excess = fit_tail(nm, tail_rate=tail_rate)
+    k = fit.exceedances
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(bootstrap):
+        s, sc = _fit_gpd(rng.choice(excess, len(excess)))
+        boot.append(TailFit(fit.u, fit.rate, s, sc, fit.n, k))
+    table = {"fmr": [], "threshold": [], "ci95": [], "measured": [], "source": []}
+    for f in FMR_GRID:
+        measured = empirical_threshold(nm.scores, f, len(fit.dropped))
+        if f >= fit.rate:
+            thr, ci, src = measured, None, "measured"
+        else:
+            thr = fit.threshold(f)
+            lo, hi = np.percentile([b.threshold(f) for b in boot], [2.5, 97.5])
+            ci, src = [round(float(lo), 5), round(float(hi), 5)], "gpd"
+        table["fmr"].append(f)
+        table["threshold"].append(round(float(thr), 5))
+        table["ci95"].append(ci)
+        table["measured"].append(None if measured is None else round(measured, 5))
+        table["source"].append(src)
+    table.update({
+        "nonmated_pairs": int(fit.n), "dropped_pairs": len(fit.dropped),
+        "tail": {"model": "generalized Pareto over the top exceedances (peaks over threshold)",
+                 "u": round(fit.u, 6), "rate": fit.rate, "exceedances": k,
+                 "shape": round(fit.shape, 6), "scale": round(fit.scale, 6)},
+    })
+    return table
+
+
+def merge_identities(identities: np.ndarray, same_person: list[tuple[str, str]]) -> np.ndarray:
+    """Relabel so that each listed pair of names counts as one identity (label-noise cleaning)."""
+    parent = {}
+
+    def root(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in same_person:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[rb] = ra
+    return np.array([root(x) for x in identities])
+
+
+def read_same_person(path) -> list[tuple[str, str]]:
+    """Pairs of names from a text file, one "NameA NameB" per line; '#' starts a comment."""
+    from pathlib import Path
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#", 1)[0].split()
+        if len(line) == 2:
+            out.append((line[0], line[1]))
+    return out
+
+
+def cap_per_identity(identities: np.ndarray, cap: int) -> np.ndarray:
+    """Row indices keeping at most `cap` photos per identity (the first ones), so that a few people
+    with hundreds of photos do not make up most of the non-mated pairs."""
+    seen: dict = {}
+    keep = []
+    for i, name in enumerate(identities):
+        if seen.get(name, 0) < cap:
+            seen[name] = seen.get(name, 0) + 1
+            keep.append(i)
+    return np.array(keep, dtype=np.int64)
