@@ -560,6 +560,13 @@ def build_parser() -> argparse.ArgumentParser:
     report_opts(ep)
     ep.set_defaults(func=cmd_evaluate_folders)
 
+    def decision_opts(sp):
+        rule = sp.add_mutually_exclusive_group()
+        rule.add_argument("--fpir", type=rate, default=None,
+                          help="target false-positive identification rate (default: the gallery's, 0.001)")
+        rule.add_argument("--threshold", type=finite_float, default=None,
+                          help="raw score threshold instead of an FPIR-based one")
+
     def gallery_opts(sp):
         sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
         sp.add_argument("--index", default="Flat",
@@ -588,11 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command("identify", "who is in this photo? (every face; exit 1 when nobody is recognised)", cmd_identify)
     sp.add_argument("image")
     sp.add_argument("--k", type=positive_int, default=5, help="candidates listed per face (default 5)")
-    rule = sp.add_mutually_exclusive_group()
-    rule.add_argument("--fpir", type=rate, default=None,
-                      help="target false-positive identification rate (default: the gallery's, 0.001)")
-    rule.add_argument("--threshold", type=finite_float, default=None,
-                      help="raw score threshold instead of an FPIR-based one")
+    decision_opts(sp)
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)
     model_opts(sp)
@@ -611,11 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--webhook", metavar="URL", help="POST each event as JSON to URL (with retries)")
     sp.add_argument("--mqtt", metavar="URL", help="publish events to mqtt://[user:pass@]host[:port]/topic")
     sp.add_argument("--output", metavar="VIDEO", help="write the analysed frames with boxes and names (.mp4)")
-    rule = sp.add_mutually_exclusive_group()
-    rule.add_argument("--fpir", type=rate, default=None,
-                      help="target false-positive identification rate (default: the gallery's, 0.001)")
-    rule.add_argument("--threshold", type=finite_float, default=None,
-                      help="raw score threshold instead of an FPIR-based one")
+    decision_opts(sp)
     sp.add_argument("--fps", type=finite_float, default=10.0, help="frames analysed per second of video (0: all)")
     sp.add_argument("--min-face", type=finite_float, default=40.0, help="narrowest face used for recognition (px)")
     sp.add_argument("--save-unknown", metavar="DIR", help="keep one best crop per unknown person (off by default)")
