@@ -55,7 +55,7 @@ class Engine:
         self.threads = threads
         self.detector: Detector = create_detector(detector, runtime=self.runtime, threads=threads)
         self.embedder: Embedder = create_embedder(embedder, runtime=self.runtime, threads=threads)
-        spec = getattr(self.embedder, "spec", None)
+        spec = self.embedder.spec
         self.flip = bool(spec.extra.get("default_flip", False)) if flip is None and spec else bool(flip)
         self.limits = limits
         self.model_id = self.embedder.name + (":flip" if self.flip else "")
@@ -65,7 +65,7 @@ class Engine:
     def threshold(self) -> float:
         if self._threshold is not None:
             return self._threshold
-        spec = getattr(self.embedder, "spec", None)
+        spec = self.embedder.spec
         thresholds = spec.thresholds if spec else {}
         key = "flip" if self.flip else "plain"
         if key not in thresholds:
@@ -127,7 +127,7 @@ class Engine:
     def _template(self, face: Face, crop, vec: np.ndarray, norm: float, source: str | None) -> Template:
         if isinstance(crop, tuple):          # a fused embedder: one crop per part model
             crop = crop[0]
-        spec = getattr(self.embedder, "spec", None)
+        spec = self.embedder.spec
         norm_range = spec.extra.get("quality_norm") if spec else None
         q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None,
                                    norm=float(norm) if norm_range else None, norm_range=norm_range)

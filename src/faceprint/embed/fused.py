@@ -36,7 +36,7 @@ class Fused:
         blocks = []
         for j, (part, w) in enumerate(zip(self.parts, self.weights)):
             # Each part embeds as it would alone, flip included where its manifest turns it on.
-            flip = bool(part.spec.extra.get("default_flip")) if getattr(part, "spec", None) else False
+            flip = bool(part.spec.extra.get("default_flip")) if part.spec else False
             blocks.append(np.sqrt(w) * embed_crops(part, [c[j] for c in crops], flip=flip))
         return np.hstack(blocks).astype(np.float32)
 

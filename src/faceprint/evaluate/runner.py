@@ -24,7 +24,7 @@ def pipeline_key(engine: Engine, select: str, transform_key: str = "") -> str:
     versions, face choice, quality version, and any image transform (e.g. a synthetic mask)."""
     parts = [engine.detector.name, engine.model_id, f"select={select}", QUALITY_VERSION]
     for component in (engine.detector, engine.embedder):
-        spec = getattr(component, "spec", None)
+        spec = component.spec
         if spec is not None and "weights" in spec.files:
             parts.append(f"{spec.package}=={spec.package_version}:{spec.files['weights']['sha256'][:12]}")
     if transform_key:

@@ -76,6 +76,14 @@ class GalleryIndex(Protocol):
     """Maximum-inner-product search over template vectors keyed by template id."""
 
     factory: str        # what it is, for stats: a FAISS factory string or "milvus"
+    dirty: bool         # holds changes its saved file lacks (persist() would write something)
+    header: dict | None  # what the saved file said it reflects (seq, count, max_id); None: no file
+    cipher: Any         # encrypts the saved file (crypto.Cipher); None: clear, or no file at all
+    encryptable: bool   # whether the vectors it keeps can be encrypted at rest
+
+    def discard_file(self) -> None:
+        """Remove the saved file (it may hold vectors that are being deleted); rebuilt when needed."""
+        ...
 
     def check_capacity(self, n_total: int) -> None:
         """Raise, before anything is written, if the index cannot hold n_total templates yet

@@ -112,7 +112,7 @@ class Gallery:
     def close(self) -> None:
         """Save the index file if it changed (never when read-only), then release everything."""
         try:
-            if not self.readonly and getattr(self.index, "dirty", True):
+            if not self.readonly and self.index.dirty:
                 self.persist()
         finally:
             self.index.close()
@@ -177,7 +177,7 @@ class Gallery:
                 self.rebuild()
         if verify:
             count = self.store.counts()["templates"]
-            header = getattr(self.index, "header", None)
+            header = self.index.header
             # A file saved at the store's current seq must describe the same templates (a restored
             # or copied store can reach the same seq with other contents).
             stale = header is not None and header.get("seq") == last and (
@@ -294,11 +294,10 @@ class Gallery:
     def delete(self, name: str) -> bool:
         """Remove a subject and every template of it from the store, the WAL, and the index file."""
         self._check_writable()
-        discard = getattr(self.index, "discard_file", None)
         try:
             # The index file goes inside the deletion's transaction: it may hold the deleted vectors,
             # and it is cheaper to rewrite lazily (close, persist) than on every delete.
-            ids = self.store.delete_subject(name, before_commit=lambda _ids: discard and discard())
+            ids = self.store.delete_subject(name, before_commit=lambda _ids: self.index.discard_file())
         except GalleryPurgePendingError:
             self.sync()
             raise
@@ -311,8 +310,7 @@ class Gallery:
         """Remove single templates by id (the service's "delete one example"); returns (id, subject
         name) of those that existed. Their subjects stay, even with no template left."""
         self._check_writable()
-        discard = getattr(self.index, "discard_file", None)
-        done = self.store.delete_templates(ids, before_commit=lambda: discard and discard())
+        done = self.store.delete_templates(ids, before_commit=self.index.discard_file)
         if done:
             self.sync()
         return done
@@ -321,12 +319,11 @@ class Gallery:
         """Re-encrypt every template under new_key in one transaction (an unencrypted gallery
         becomes encrypted; None decrypts), then rewrite the index file under the new key."""
         self._check_writable()
-        if not hasattr(self.index, "cipher") and new_key is not None:
-            raise GalleryError("a Milvus index keeps vectors in clear, so its gallery cannot be encrypted")
-        if hasattr(self.index, "discard_file"):
-            self.index.discard_file()       # a kill before the new file is written leaves a rebuild, not a stale key
+        if not self.index.encryptable and new_key is not None:
+            raise GalleryError(f"a {self.index.factory} index keeps vectors in clear, so its gallery cannot be encrypted")
+        self.index.discard_file()       # a kill before the new file is written leaves a rebuild, not a stale key
         self.store.rekey(new_key)
-        if hasattr(self.index, "cipher"):
+        if self.index.encryptable:
             self.index.cipher = self.store.cipher
             self.persist()
 

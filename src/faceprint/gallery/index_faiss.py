@@ -98,6 +98,8 @@ def atomic_write(path: Path, pieces) -> None:
 
 
 class FaissIndex:
+    encryptable = True      # its file is sealed with the store's cipher when the gallery is encrypted
+
     def __init__(self, dim: int, factory: str = "Flat", path: str | Path | None = None,
                  search_params: str | None = None, threads: int | None = None, *,
                  identity: str | None = None, cipher=None):

@@ -27,6 +27,14 @@ def _is_lite(uri: str) -> bool:
 
 class MilvusIndex:
     factory = "milvus"
+    # Milvus keeps (and persists) its own data: no file of ours, nothing to encrypt or discard.
+    dirty = False
+    header = None
+    cipher = None
+    encryptable = False
+
+    def discard_file(self) -> None:
+        """No file of ours to discard."""
 
     def __init__(self, uri: str, *, dim: int, store, collection: str | None = None):
         try:
