@@ -252,13 +252,9 @@ def _gallery(args, engine=None, *, create: bool = False, readonly: bool = False)
     """Open --gallery; reading commands open it read-only (no writes, never blocked by a writer)."""
     from .gallery import Gallery
     from .gallery.crypto import load_key
-    exists = create and (args.gallery.startswith(("postgresql://", "postgres://")) or Path(args.gallery).exists())
     key = load_key(args.encryption_key_file) if args.encryption_key_file else None
-    g = Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
-                     create=create, readonly=readonly, encryption_key=key)
-    if create and not exists:
-        log.warning("created a new gallery at %s", args.gallery)
-    return g
+    return Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
+                        create=create, readonly=readonly, encryption_key=key)
 
 
 def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], force: bool = False) -> int:

@@ -3,6 +3,7 @@ with it. The store is the source of truth; the index replays the store's change 
 after a crash or another process's writes, and is rebuilt when it cannot."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,6 +23,8 @@ from .index_faiss import FaissIndex, IndexNeedsRebuild
 # re-saves of a photo pass 0.95 against the original (96% pass 0.98), 65% of 0.8x resizes, 57% of
 # 8 px crops; two different photos of one person pass 0.95 in 0.02% of 38,251 mated pairs.
 NEAR_DUPLICATE = 0.95
+
+log = logging.getLogger("faceprint")
 
 
 def _is_url(location: str) -> bool:
@@ -77,6 +80,8 @@ class Gallery:
             if not create and not Path(location).exists():
                 raise GalleryNotFoundError(
                     f"gallery {location} does not exist; check the path, or enrol someone to create it")
+            if create and not Path(location).exists():
+                log.warning("created a new gallery at %s", location)
             from .store_sqlite import SQLiteStore
             store = SQLiteStore(location, create=create, readonly=readonly, key=encryption_key)
             if index_path is None:
