@@ -73,6 +73,7 @@ class Gallery:
         location = str(location)
         if readonly and create:
             raise UsageError("a gallery opened read-only cannot be created")
+        is_new = False
         if _is_url(location):
             from .store_postgres import PostgresStore
             store = PostgresStore(location, create=create, readonly=readonly, key=encryption_key)
@@ -80,8 +81,7 @@ class Gallery:
             if not create and not Path(location).exists():
                 raise GalleryNotFoundError(
                     f"gallery {location} does not exist; check the path, or enrol someone to create it")
-            if create and not Path(location).exists():
-                log.warning("created a new gallery at %s", location)
+            is_new = create and not Path(location).exists()
             from .store_sqlite import SQLiteStore
             store = SQLiteStore(location, create=create, readonly=readonly, key=encryption_key)
             if index_path is None:
@@ -103,10 +103,13 @@ class Gallery:
                 if not readonly:
                     with store.write_lock():
                         idx.remove_temporaries()
-            return cls(store, idx, engine=engine, model=model, readonly=readonly, fpir=fpir)
+            gallery = cls(store, idx, engine=engine, model=model, readonly=readonly, fpir=fpir)
         except BaseException:
             store.close()
             raise
+        if is_new:
+            log.warning("created a new gallery at %s", location)
+        return gallery
 
     def __enter__(self) -> "Gallery":
         return self
