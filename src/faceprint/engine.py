@@ -80,9 +80,6 @@ class Engine:
     def detect(self, image: ImageInput, *, rgb: bool = False) -> list[Face]:
         return self.detector.detect([self.load(image, rgb=rgb)])[0]
 
-    def detect_batch(self, images: Sequence[ImageInput], *, rgb: bool = False) -> list[list[Face]]:
-        return self.detector.detect([self.load(im, rgb=rgb) for im in images])
-
     # -- templates --------------------------------------------------------------------------
     def templates_for(self, image: np.ndarray, faces: list[Face], *, source: str | None = None) -> list[Template]:
         """Templates for given faces of an already-decoded BGR image (one batched forward pass);

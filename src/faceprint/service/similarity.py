@@ -5,48 +5,25 @@ searches), and 0.40 at the model's 1:1 threshold for FMR 1e-3. In between and be
 linear in cosine, so the order of candidates is the order of their scores."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import ModelError
-from ..match import calibration, threshold_for_fmr
+from ..match import threshold_for_fmr, threshold_for_fpir
 
 ANCHOR_FPIR, ANCHOR_N = 0.01, 10_000
 LOW_FMR = 1e-3
-
-
-def per_comparison_fmr(fpir: float, n: int) -> float:
-    """FPIR ~= 1 - (1 - FMR)^N solved for FMR."""
-    return -math.expm1(math.log1p(-fpir) / n)
 
 
 class SimilarityMap:
     def __init__(self, model: str):
         try:
             t40 = threshold_for_fmr(model, LOW_FMR)
-            t60 = threshold_for_fmr(model, per_comparison_fmr(ANCHOR_FPIR, ANCHOR_N))
-            self.table = calibration(model)
+            t60 = threshold_for_fpir(model, ANCHOR_FPIR, ANCHOR_N)
         except ModelError:      # an uncalibrated (bring-your-own) model: cosine clipped to [0, 1]
-            t40, t60, self.table = 0.4, 0.6, None
+            t40, t60 = 0.4, 0.6
         self.cos = np.array([-1.0, t40, t60, 1.0])
         self.sim = np.array([0.0, 0.40, 0.60, 1.0])
 
     def __call__(self, cosine) -> np.ndarray | float:
         out = np.interp(cosine, self.cos, self.sim)
         return float(out) if np.ndim(out) == 0 else out
-
-    def cosine_at(self, similarity: float) -> float:
-        return float(np.interp(similarity, self.sim, self.cos))
-
-    def fmr_at(self, similarity: float) -> float | None:
-        """Per-comparison false-match rate at this similarity (from the model's calibration table;
-        None beyond its measured range)."""
-        if self.table is None:
-            return None
-        fmrs, thrs = np.log10(np.asarray(self.table["fmr"], float)), np.asarray(self.table["threshold"], float)
-        c = self.cosine_at(similarity)
-        if c > thrs.max() or c < thrs.min():
-            return None
-        order = np.argsort(thrs)
-        return float(10 ** np.interp(c, thrs[order], fmrs[order]))
