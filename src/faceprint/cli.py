@@ -253,8 +253,14 @@ def _gallery(args, engine=None, *, create: bool = False, readonly: bool = False)
     from .gallery import Gallery
     from .gallery.crypto import load_key
     key = load_key(args.encryption_key_file) if args.encryption_key_file else None
-    return Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
-                        create=create, readonly=readonly, encryption_key=key)
+    return _announce(Gallery.open(args.gallery, index=args.index, search_params=args.search_params, engine=engine,
+                                  create=create, readonly=readonly, encryption_key=key), args.gallery)
+
+
+def _announce(g, location: str):
+    if g.created:
+        log.warning("created a new gallery at %s", location)
+    return g
 
 
 def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], force: bool = False) -> int:

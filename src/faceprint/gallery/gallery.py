@@ -3,7 +3,6 @@ with it. The store is the source of truth; the index replays the store's change 
 after a crash or another process's writes, and is rebuilt when it cannot."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,8 +22,6 @@ from .index_faiss import FaissIndex, IndexNeedsRebuild
 # re-saves of a photo pass 0.95 against the original (96% pass 0.98), 65% of 0.8x resizes, 57% of
 # 8 px crops; two different photos of one person pass 0.95 in 0.02% of 38,251 mated pairs.
 NEAR_DUPLICATE = 0.95
-
-log = logging.getLogger("faceprint")
 
 
 def _is_url(location: str) -> bool:
@@ -46,6 +43,7 @@ class Gallery:
         if model and meta.get("model") and model != meta["model"]:
             raise ModelMismatchError(f"gallery was built with model {meta['model']!r}, not {model!r}")
         self._max_per_subject = 1
+        self.created = False        # open(create=True) made a new SQLite file (consumers say so)
         self.sync(verify=True)
 
     # -- opening ----------------------------------------------------------------------------
@@ -107,8 +105,7 @@ class Gallery:
         except BaseException:
             store.close()
             raise
-        if is_new:
-            log.warning("created a new gallery at %s", location)
+        gallery.created = is_new
         return gallery
 
     def __enter__(self) -> "Gallery":

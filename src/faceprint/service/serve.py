@@ -1,6 +1,7 @@
 """What the `serve`, `keys` and `audit` commands do (cli.py only parses and prints)."""
 from __future__ import annotations
 
+import logging
 import os
 
 from ..errors import FaceprintError
@@ -43,6 +44,8 @@ def keys(location: str, action: str, *, role: str = "recognize", name: str = "",
          key_file: str | None = None):
     from .auth import create_key
     with _open(location, create=(action == "create"), key_file=key_file) as g:
+        if g.created:
+            logging.getLogger("faceprint").warning("created a new gallery at %s", location)
         if action == "create":
             return {**create_key(g.store, role, name), "gallery": location.split("@")[-1]}
         if action == "list":
