@@ -424,7 +424,7 @@ class Gallery:
         size = self.store.counts()["subjects"]
         if threshold is None:
             fpir = self.default_fpir if fpir is None else float(fpir)
-            threshold = self.threshold_for_fpir(fpir)
+            threshold = match.threshold_for_fpir(self.model, fpir, size)     # the size just counted
         results = self.search_batch(templates, k)
         out = []
         for t, cands in zip(templates, results):
