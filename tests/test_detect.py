@@ -88,3 +88,21 @@ def test_every_runtime_finds_the_same_faces(engine, fr, runtime):
         for fa, fb in zip(a, b):
             assert np.abs(fa.landmarks - fb.landmarks).max() < 1.0
             assert np.abs(fa.box - fb.box).max() < 1.0
+
+
+def test_recurring_input_size_gets_a_static_graph_with_the_same_faces(fr):
+    """OpenVINO compiles a shape that recurs (a camera, a folder of same-sized photos) into its own
+    static graph; its faces equal the dynamic graph's."""
+    from faceprint import Engine, runtime
+    if "openvino" not in runtime.available():
+        pytest.skip("OpenVINO is not installed")
+    det = Engine(runtime="openvino").detector
+    img = load_image(fr / "examples/two_people.jpg")
+    first = det.detect_one(img)                  # dynamic graph
+    assert not det.session._static
+    runs = [det.detect_one(img) for _ in range(2)]
+    assert len(det.session._static) == 1
+    for faces in runs:
+        assert len(faces) == len(first) == 2
+        for a, b in zip(first, faces):
+            assert np.abs(a.landmarks - b.landmarks).max() < 0.5 and abs(a.score - b.score) < 1e-3

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from collections import Counter, OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +28,9 @@ _INSTALL = {"openvino": "pip install openvino", "onnxruntime": "pip install onnx
             "opencv": "pip install opencv-python-headless"}
 # Bumped whenever prepare_onnx changes what it writes, so stale cache files are never read.
 _PREPARE_VERSION = "1"
+# OpenVINO: input shapes that get their own compiled graph, and after how many sightings.
+STATIC_SHAPES = 4
+STATIC_AFTER = 2
 
 
 def available() -> list[str]:
@@ -168,15 +172,41 @@ class Session:
             config["INFERENCE_PRECISION_HINT"] = "f32"
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = str(int(self.threads))
-        compiled = core.compile_model(core.read_model(path), "CPU", config)
+        self._model = core.read_model(path)
+        self._config = config
+        compiled = core.compile_model(self._model, "CPU", config)
         self._request = compiled.create_infer_request()
         self.input_shape = [d.get_length() if d.is_static else None for d in compiled.inputs[0].get_partial_shape()]
         self.output_names = [o.get_any_name() for o in compiled.outputs]
-        self._ov = ov
+        self._static: OrderedDict[tuple, object] = OrderedDict()
+        self._seen: Counter[tuple] = Counter()
+
+    def _request_for(self, shape: tuple) -> object:
+        """A request compiled for this exact input shape once the shape recurs (a camera stream, a
+        folder of same-sized photos): OpenVINO runs a static shape up to 1.8x faster than the
+        dynamic graph (YuNet on 256x256: 1.04 vs 1.84 ms), but compiling one takes ~0.2 s, so a
+        shape seen once runs the dynamic graph."""
+        if shape in self._static:
+            self._static.move_to_end(shape)
+            return self._static[shape]
+        if None not in self.input_shape:
+            return self._request
+        if len(self._seen) > 4096:          # photos of ever-new sizes: forget, stay bounded
+            self._seen.clear()
+        self._seen[shape] += 1
+        if self._seen[shape] < STATIC_AFTER:
+            return self._request
+        model = self._model.clone()
+        model.reshape({0: list(shape)})
+        self._static[shape] = _ov_core().compile_model(model, "CPU", self._config).create_infer_request()
+        if len(self._static) > STATIC_SHAPES:
+            self._static.popitem(last=False)
+        return self._static[shape]
 
     def _run_openvino(self, x: np.ndarray) -> list[np.ndarray]:
-        self._request.infer({0: x}, share_inputs=True)
-        return [np.array(self._request.get_output_tensor(i).data) for i in range(len(self.output_names))]
+        request = self._request_for(x.shape)
+        request.infer({0: x}, share_inputs=True)
+        return [np.array(request.get_output_tensor(i).data) for i in range(len(self.output_names))]
 
     def _load_onnxruntime(self, path: str) -> None:
         import onnxruntime as ort

@@ -74,7 +74,9 @@ class YuNet:
         scale = self._scale_for(h, w)
         work = image
         if scale != 1.0:
-            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            # INTER_AREA anti-aliases strong reductions; for mild ones (720p -> 960) it costs 5x
+            # INTER_LINEAR (7.9 vs 1.6 ms) for no difference a 3x3 stride-2 first layer can see.
+            interp = cv2.INTER_AREA if scale <= 0.5 else cv2.INTER_LINEAR
             work = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                               interpolation=interp)
         rows = self.raw(work)
