@@ -78,8 +78,8 @@ def test_reenrolled_photo_and_near_copy_add_nothing(tmp_path, engine, fr):
         near = g.enroll("obama", [copy])
         other = g.enroll("obama", [fr / "examples" / "obama2.jpg"])
         assert len(first.added) == 1 and again.added == [] and near.added == []
-        assert "already enrolled" in again.skipped[0][1]
-        assert "nearly identical" in near.skipped[0][1]
+        assert "already enrolled" in again.skipped[0].reason and again.skipped[0].code == "duplicate"
+        assert "nearly identical" in near.skipped[0].reason and near.skipped[0].code == "near_duplicate"
         assert len(other.added) == 1
         assert g.subject("obama").templates == 2
 

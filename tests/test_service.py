@@ -83,11 +83,14 @@ def test_every_route_needs_a_key_and_the_right_role(srv):
                 assert r.status_code not in (401, 403), (method, path, r.text)
 
 
-def test_native_api_flow_and_audit(srv, fr):
+def test_native_api_flow_and_audit(srv, fr, engine):
     obama, obama2, biden = photo(fr, "obama.jpg"), photo(fr, "obama2.jpg"), photo(fr, "biden.jpg")
     import cv2
     import numpy as np
+    from faceprint.evaluate.masks import draw_mask
     noface = cv2.imencode(".jpg", np.full((200, 200, 3), 127, np.uint8))[1].tobytes()
+    img = cv2.imread(str(fr / "examples" / "obama-480p.jpg"))
+    masked = cv2.imencode(".jpg", draw_mask(img, engine.detect(img)[0]))[1].tobytes()
     A = h(srv.admin_a)
     with httpx.Client(base_url=srv.url, timeout=60) as c:
         r = c.post("/v1/subjects", headers=A, json={"name": "Barack Obama", "consent": "signed 2026-11-02",
@@ -95,10 +98,12 @@ def test_native_api_flow_and_audit(srv, fr):
         assert r.status_code == 201 and r.json()["metadata"] == {"team": "ops", "consent": "signed 2026-11-02"}
         assert c.post("/v1/subjects", headers=A, json={"name": "Barack Obama"}).json()["code"] == "subject_exists"
         r = c.post("/v1/subjects/Barack Obama/examples", headers=A,
-                   files=[("file", ("1.jpg", obama)), ("file", ("2.jpg", obama2)), ("file", ("3.jpg", noface))])
+                   files=[("file", ("1.jpg", obama)), ("file", ("2.jpg", obama2)), ("file", ("3.jpg", noface)),
+                          ("file", ("4.jpg", masked))])
         assert r.status_code == 201, r.text
         added = r.json()
-        assert len(added["added"]) == 2 and [s["code"] for s in added["skipped"]] == ["no_face"]
+        assert len(added["added"]) == 2
+        assert [(s["index"], s["code"]) for s in added["skipped"]] == [(2, "no_face"), (3, "masked")]
         ex = c.get("/v1/subjects/Barack Obama/examples", headers=A).json()
         assert ex["total"] == 2 and ex["examples"][0]["source_sha256"] == hashlib.sha256(obama).hexdigest()
         # base64 JSON works as well as multipart
@@ -110,6 +115,9 @@ def test_native_api_flow_and_audit(srv, fr):
         face = r.json()["faces"][0]
         assert face["decision"] == "Barack Obama" and face["fpir"] == 0.001 and face["threshold"] > 0.3
         assert [c_["subject"] for c_ in face["candidates"]] == ["Barack Obama", "Joe Biden"]
+        assert face["masked"] is False
+        face = c.post("/v1/identify", headers=h(srv.rec_a), files={"file": masked}).json()["faces"][0]
+        assert face["masked"] is True
         r = c.post("/v1/identify", headers=h(srv.rec_a), files={"file": noface})
         assert r.status_code == 200 and r.json() == {"faces": [], "gallery_size": 2}
         r = c.post("/v1/identify?threshold=0.99", headers=h(srv.rec_a), files={"file": photo(fr, "obama-480p.jpg")})

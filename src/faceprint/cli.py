@@ -283,7 +283,7 @@ def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], forc
             except FaceprintError as exc:
                 _skip(skipped, str(person), exc)
                 continue
-            skipped += [{"input": f"{person}: {src}", "reason": why} for src, why in enr.skipped]
+            skipped += [{"input": f"{person}: {s.input}", "reason": s.reason} for s in enr.skipped]
             done += 1
     return done
 
@@ -299,11 +299,9 @@ def cmd_enroll(args) -> int:
     skipped: list[dict] = []
     # Photos are read before the gallery is opened: a bad photo never creates or touches a gallery.
     templates = [eng.template(p) for p in args.images] if not args.from_folders else []
-    low = [t for t in templates if t.quality < quality.ENROL_FLOOR]
-    if templates and len(low) == len(templates) and not args.force:
-        raise FaceprintError(f"not enrolled: face quality {max(t.quality for t in low):.2f} is below the enrolment "
-                             f"floor {quality.ENROL_FLOOR} ({quality.explain(low[0].quality_detail)}); use a "
-                             "sharper, frontal, larger photo, or --force")
+    refused = [r for t in templates if (r := quality.enrolment_refusal(t.quality, t.quality_detail))]
+    if templates and len(refused) == len(templates) and not args.force:
+        raise FaceprintError(f"not enrolled: {refused[0][1]}")
     with _gallery(args, eng, create=True) as g:
         if args.default_fpir is not None:
             g.set_default_fpir(args.default_fpir)
@@ -316,7 +314,7 @@ def cmd_enroll(args) -> int:
                                      + (skipped[0]["reason"] if skipped else "no photos"))
         else:
             enr = g.enroll(args.name, templates, metadata=metadata, force=args.force)
-            skipped += [{"input": src, "reason": why} for src, why in enr.skipped]
+            skipped += [{"input": s.input, "reason": s.reason} for s in enr.skipped]
             out = {"gallery": args.gallery, "subject": enr.subject.name, "subject_id": enr.subject.id,
                    "added_templates": len(enr.added), "templates": enr.subject.templates, "skipped": skipped}
             text = (f"enrolled {enr.subject.name!r} (subject {enr.subject.id}, {len(enr.added)} template(s) added, "
@@ -348,8 +346,8 @@ def cmd_identify(args) -> int:
             x, y, w, h = r.face.box
             who = r.decision.subject.name if r.decision else "unknown (not enrolled)"
             rule = f"FPIR {r.fpir:g} over {r.gallery_size} subjects" if r.fpir is not None else "given threshold"
-            print(f"face #{i} at x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f}: {who}  "
-                  f"(threshold {r.threshold:.4f}, {rule})")
+            print(f"face #{i} at x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f}{' (masked)' if r.masked else ''}: "
+                  f"{who}  (threshold {r.threshold:.4f}, {rule})")
             for m in r.candidates:
                 print(f"   {m.rank}. {m.subject.name:<30} {m.score:.4f}")
     return 0 if any(r.decision for r in results) else 1
@@ -587,7 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--consent", help="consent record stored with the subject, e.g. 'signed 2026-11-02'")
     sp.add_argument("--metadata", type=json_object, help="JSON object stored with the subject")
     sp.add_argument("--force", action="store_true",
-                    help="enrol photos below the quality floor too (they are skipped, with the reason, without it)")
+                    help="enrol photos below the quality floor or with a masked face too (they are skipped, with the "
+                         "reason, without it)")
     sp.add_argument("--default-fpir", type=rate, default=None, metavar="RATE",
                     help="store the gallery's default FPIR for identify (else 0.001)")
     sp.add_argument("--json", action="store_true")

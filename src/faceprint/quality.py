@@ -14,6 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .occlusion import MASKED_AT, mask_probability
 from .types import Face
 
 MIN_GOOD_EYE_DISTANCE = 40.0   # px; ISO/IEC 19794-5 asks for >= 60 for ID photos, 40 is usable
@@ -57,6 +58,9 @@ def assess(face: Face, crop: np.ndarray | None = None, *, norm: float | None = N
         sharp = sharpness(crop)
         detail["sharpness_raw"] = round(sharp, 1)
         detail["sharpness"] = 0.5 + 0.5 * min(1.0, sharp / GOOD_SHARPNESS)
+        # Not a factor of the score: a masked face can be sharp and well lit, and the decision
+        # threshold holds the false-match rate for masked probes too (README, "Masked faces").
+        detail["masked"] = round(float(mask_probability([crop])[0]), 3)
     if norm is not None and norm_range:
         lo, good = (float(v) for v in norm_range)
         detail["embedding_norm"] = round(float(norm), 3)
@@ -70,6 +74,24 @@ FACTORS = ("size", "pose", "detector_factor", "sharpness", "norm")
 def score_of(detail: dict[str, float]) -> float:
     """The quality score: the product of the factors a detail record holds."""
     return float(np.prod([detail[k] for k in FACTORS if k in detail]))
+
+
+def is_masked(detail: dict[str, float]) -> bool | None:
+    """Whether the face wears a mask; None where it was not assessed (no crop)."""
+    return None if "masked" not in detail else bool(detail["masked"] >= MASKED_AT)
+
+
+def enrolment_refusal(score: float, detail: dict[str, float]) -> tuple[str, str] | None:
+    """(code, reason) why a face must not be enrolled unless forced, or None. Templates made
+    from raw vectors (no detail) are the caller's responsibility."""
+    if is_masked(detail):
+        return "masked", (f"the face is covered by a mask (probability {detail['masked']:.2f}); enrol a photo "
+                          "with nose and mouth uncovered, or force (--force) to enrol it anyway")
+    if detail and score < ENROL_FLOOR:
+        return "low_quality", (f"face quality {score:.2f} is below the enrolment floor {ENROL_FLOOR}: "
+                               f"{explain(detail)}; use a sharper, frontal, larger photo, or force (--force) "
+                               "to enrol it anyway")
+    return None
 
 
 def explain(detail: dict[str, float]) -> str:

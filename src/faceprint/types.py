@@ -87,6 +87,7 @@ class Identification:
     threshold: float
     fpir: float | None = None        # the target FPIR the threshold was derived from (None: raw threshold)
     gallery_size: int = 0            # enrolled subjects the FPIR threshold assumed
+    masked: bool | None = None       # the probe face wears a mask (None: not assessed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,4 +99,5 @@ class Identification:
             "threshold": round(self.threshold, 6),
             "fpir": self.fpir,
             "gallery_size": self.gallery_size,
+            "masked": self.masked,
         }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Iterable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, ContextManager, Iterable, Iterator, NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -18,13 +18,21 @@ class Subject:
     templates: int = 0
 
 
+class Skip(NamedTuple):
+    """An input enrolment left out: its position among the inputs, its photo SHA-256 (or
+    "input N"), why in words, and a code ("duplicate", "near_duplicate", "masked", "low_quality")."""
+    index: int
+    input: str
+    reason: str
+    code: str
+
+
 @dataclass(frozen=True)
 class Enrolment:
-    """What one enrol call did: the subject, the template ids it added, and the inputs it skipped
-    (input position or photo SHA-256, and why)."""
+    """What one enrol call did: the subject, the template ids it added, and the inputs it skipped."""
     subject: Subject
     added: list[int]
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from ..errors import (FaceprintError, GalleryError, GalleryNotFoundError, Galler
                       ModelMismatchError, NoFaceError, UsageError)
 from ..match import DEFAULT_FPIR
 from ..types import Identification, Match, Template
-from .base import Enrolment, Subject
+from .base import Enrolment, Skip, Subject
 from .index_faiss import FaissIndex, IndexNeedsRebuild
 
 # A new template this close to one the subject already has is the same photo again, not a new view
@@ -217,7 +217,7 @@ class Gallery:
         prominent face of each), in one transaction. An existing name gains the new templates.
         Skipped, with the reason in Enrolment.skipped: a photo already enrolled for this subject
         (same SHA-256), a template nearly identical to one the subject has (cosine > 0.95: the same
-        photo again), and a face below the quality floor (force=True enrols it anyway). Raises
+        photo again), and a masked face or one below the quality floor (force=True enrols those). Raises
         UsageError when nothing is left to enrol for a new subject, saying why."""
         self._check_writable()
         if not isinstance(name, str) or not name.strip():
@@ -248,13 +248,13 @@ class Gallery:
             _, ids = self.store.enroll(name, metadata, vectors, [t.quality for t in keep], [t.source for t in keep])
             self.sync()
         elif self.store.subject(name) is None:
-            why = "; ".join(dict.fromkeys(reason for _, reason in skipped))
+            why = "; ".join(dict.fromkeys(s.reason for s in skipped))
             raise UsageError(f"nothing enrolled for {name!r}: {why}")
         return Enrolment(subject=self.store.subject(name), added=ids, skipped=skipped)
 
     def _enrolment_policy(self, name: str, templates: list[Template],
-                          force: bool) -> tuple[list[Template], list[tuple[str, str]]]:
-        """Which templates to store, and (source or input position, reason) for the others."""
+                          force: bool) -> tuple[list[Template], list[Skip]]:
+        """Which templates to store, and why each other one is skipped."""
         subject = self.store.subject(name)
         sources = self.store.sources_of(name) if subject else set()
         have = (self.store.vectors_of_subjects([subject.id]).get(subject.id) if subject else None)
@@ -264,14 +264,13 @@ class Gallery:
             label = t.source or f"input {i}"
             vec = l2_normalise(t.vector[None])[0]
             if t.source is not None and t.source in sources:
-                skipped.append((label, "this photo is already enrolled for this subject"))
+                skipped.append(Skip(i, label, "this photo is already enrolled for this subject", "duplicate"))
             elif len(have) and float((have @ vec).max()) > NEAR_DUPLICATE:
-                skipped.append((label, f"nearly identical to a template {name!r} already has "
-                                       f"(cosine {float((have @ vec).max()):.3f} > {NEAR_DUPLICATE})"))
-            elif not force and t.quality_detail and t.quality < quality.ENROL_FLOOR:
-                skipped.append((label, f"face quality {t.quality:.2f} is below the enrolment floor "
-                                       f"{quality.ENROL_FLOOR}: {quality.explain(t.quality_detail)}; use a "
-                                       "sharper, frontal, larger photo, or force (--force) to enrol it anyway"))
+                skipped.append(Skip(i, label, f"nearly identical to a template {name!r} already has "
+                                              f"(cosine {float((have @ vec).max()):.3f} > {NEAR_DUPLICATE})",
+                                    "near_duplicate"))
+            elif not force and (refusal := quality.enrolment_refusal(t.quality, t.quality_detail)):
+                skipped.append(Skip(i, label, refusal[1], refusal[0]))
             else:
                 keep.append(t)
                 have = np.vstack([have, vec[None]])
@@ -432,5 +431,5 @@ class Gallery:
                        for m in cands]
             top = decided[0] if decided and decided[0].decision else None
             out.append(Identification(face=t.face, candidates=decided, decision=top, threshold=float(threshold),
-                                      fpir=fpir, gallery_size=size))
+                                      fpir=fpir, gallery_size=size, masked=quality.is_masked(t.quality_detail)))
         return out

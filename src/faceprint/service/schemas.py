@@ -47,6 +47,8 @@ class IdentifiedFace(FaceOut):
     threshold: float = Field(description="the score threshold the decision used")
     fpir: float | None = Field(description="the false-positive identification rate the threshold targets "
                                            "(null when a raw threshold was given)")
+    masked: bool | None = Field(default=None, description="the face wears a mask (recognition is weaker; the "
+                                                           "false-match rate still holds)")
 
 
 class IdentifyOut(BaseModel):

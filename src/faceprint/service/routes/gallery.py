@@ -62,7 +62,7 @@ async def identify(request: Request,
             **f.model_dump(), candidates=[Candidate(subject=m.subject.name, score=m.score, rank=m.rank) for m in r.candidates],
             decision=r.decision.subject.name if r.decision else None,
             decision_score=r.decision.score if r.decision else None, threshold=r.threshold,
-            fpir=getattr(r, "fpir", None) if threshold is None else None))
+            fpir=getattr(r, "fpir", None) if threshold is None else None, masked=r.masked))
     return IdentifyOut(faces=out, gallery_size=size)
 
 
@@ -144,11 +144,10 @@ def enroll_images(request: Request, caller: Caller, name: str, images: list[byte
     added = []
     if templates:
         enr = g.enroll(name, templates, metadata=metadata)
-        dup = {src for src, _ in enr.skipped}
-        for i, t in zip(list(kept), templates):
-            if t.source in dup:         # the same photo is already enrolled for this subject
-                kept.remove(i)
-                skipped.append(Skipped(index=i, code="duplicate", reason="this photo is already enrolled for this subject"))
+        for s in enr.skipped:
+            skipped.append(Skipped(index=kept[s.index], code=s.code, reason=s.reason))
+        left_out = {kept[s.index] for s in enr.skipped}
+        kept = [i for i in kept if i not in left_out]
         added = list(enr.added)
     audit.record(g, *[caller.audit("enroll", subject=name, image=images[i], template_id=tid)
                       for i, tid in zip(kept, added)])

@@ -1,0 +1,68 @@
+"""Is the face covered by a mask? A linear classifier on the aligned 112x112 crop.
+
+Features: gradient energy in six orientations over the lower half of the crop (nose, mouth, chin),
+pooled to 7x14 cells and L2-normalised, plus the colour difference between the lower face and the
+upper face (Lab means and spreads). A mask replaces the mouth's and nostrils' edges with a smooth
+surface and the skin colour with the mask's. Grey and colour photos give the same gradient features,
+so grey training photos teach the colour-free part too.
+
+The coefficients (models/mask_classifier.json) are fitted by `bench/masks.py --write` on synthetic
+masks (faceprint.evaluate.masks) over photos that are not LFW, and measured on LFW there.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+import cv2
+import numpy as np
+
+from .errors import ModelError
+
+FEATURES_VERSION = "grad6x7x14+lab9"
+MASKED_AT = 0.5           # probability from which a face counts as masked
+ORIENTATIONS = 6
+
+
+def features(crop: np.ndarray) -> np.ndarray:
+    """The classifier's input for one aligned 112x112 BGR (or grey) crop."""
+    colour = crop if crop.ndim == 3 else cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    gray = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    gx, gy = cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)
+    mag = cv2.magnitude(gx, gy)[56:112]
+    bins = np.floor((np.arctan2(gy, gx)[56:112] % np.pi) / np.pi * ORIENTATIONS)
+    cells = np.concatenate([cv2.resize(mag * (bins == k), (14, 7), interpolation=cv2.INTER_AREA).ravel()
+                            for k in range(ORIENTATIONS)])
+    cells /= np.linalg.norm(cells) + 1e-6
+    lab = cv2.cvtColor(colour, cv2.COLOR_BGR2Lab).astype(np.float32)
+    upper, lower = lab[20:50, 20:92].reshape(-1, 3), lab[70:105, 30:82].reshape(-1, 3)
+    stats = np.r_[lower.mean(0) - upper.mean(0), lower.std(0), upper.std(0)] / 50.0
+    return np.r_[cells, stats].astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _classifier() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    try:
+        spec = json.loads(resources.files("faceprint.models").joinpath("mask_classifier.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"the mask classifier (faceprint/models/mask_classifier.json) is missing or "
+                         f"unreadable ({exc}); reinstall faceprint") from exc
+    if spec.get("features") != FEATURES_VERSION:
+        raise ModelError(f"mask_classifier.json was fitted on features {spec.get('features')!r}, this "
+                         f"version computes {FEATURES_VERSION!r}; refit it with bench/masks.py --write")
+    return (np.asarray(spec["mean"], np.float32), np.asarray(spec["scale"], np.float32),
+            np.asarray(spec["weights"], np.float32), float(spec["bias"]))
+
+
+def mask_probability(crops: list[np.ndarray]) -> np.ndarray:
+    """P(masked) for each aligned crop."""
+    if not crops:
+        return np.zeros(0, np.float32)
+    return mask_probability_of_features(np.stack([features(c) for c in crops]))
+
+
+def mask_probability_of_features(x: np.ndarray) -> np.ndarray:
+    mean, scale, w, b = _classifier()
+    z = ((x - mean) / scale) @ w + b
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
