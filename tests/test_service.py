@@ -304,6 +304,7 @@ def test_compreface_sdk_drives_every_call(srv, fr, lfw, compreface_sdk, tmp_path
     for face in group:
         assert set(face["box"]) == {"probability", "x_min", "y_min", "x_max", "y_max"}
         assert len(face["landmarks"]) == 5 and len(face["embedding"]) == 128 and "detector" in face["execution_time"]
+        assert face["mask"]["value"] == "without_mask" and face["mask"]["probability"] > 0.5
         assert len(face["subjects"]) == 2 and face["subjects"][0]["similarity"] >= face["subjects"][1]["similarity"]
     left, right = sorted(group, key=lambda f: f["box"]["x_min"])
     assert left["subjects"][0]["subject"] == "Barack Obama" and right["subjects"][0]["subject"] == "Joe Biden"

@@ -7,7 +7,7 @@ from compreface import CompreFace
 
 url, port, admin_key, recognize_key, photos = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], json.loads(sys.argv[5])
 options = {"limit": 0, "det_prob_threshold": 0.8, "prediction_count": 2,
-           "face_plugins": "landmarks,calculator,age,gender", "status": "true"}
+           "face_plugins": "landmarks,calculator,age,gender,mask", "status": "true"}
 cf = CompreFace(url, port, options)
 rec = cf.init_face_recognition(admin_key)
 faces, subjects = rec.get_face_collection(), rec.get_subjects()

@@ -156,10 +156,16 @@ class CFSubjectScore(BaseModel):
     similarity: float
 
 
+class CFMask(BaseModel):
+    value: str = Field(description="without_mask or mask_worn_correctly")
+    probability: float
+
+
 class CFFace(BaseModel):
     box: CFBox
     landmarks: list[list[int]] | None = None
     embedding: list[float] | None = None
+    mask: CFMask | None = None
     execution_time: dict[str, float] | None = None
 
 

@@ -9,13 +9,14 @@ import time
 from fastapi import APIRouter, Body, Depends, Query, Request
 
 from ...imageio import decode
-from ...types import Face
+from ...occlusion import MASKED_AT
+from ...types import Face, Template
 from .. import audit, uploads
 from ..auth import Caller, admin
 from ..auth import recognize as can_recognize
 from ..errors import ServiceError, not_found
 from ..schemas import (CFBox, CFDeletedCount, CFDetectOut, CFExample, CFFace, CFFaceList, CFFaceVerified, CFFaceVerifyOut,
-                       CFMatch, CFRecognized, CFRecognizeOut, CFSubjectBody, CFSubjects, CFSubjectScore, CFUpdated,
+                       CFMask, CFMatch, CFRecognized, CFRecognizeOut, CFSubjectBody, CFSubjects, CFSubjectScore, CFUpdated,
                        CFVerification, CFVerifyOut, image_body)
 from .common import CF_ERRORS, run
 from .gallery import delete_examples, delete_subject_of
@@ -31,8 +32,8 @@ class Options:
 
     def __init__(self, limit: int = Query(0, ge=0, le=10_000, description="most faces to return, largest first; 0 = all"),
                  det_prob_threshold: float = Query(0.8, ge=0, le=1, description="minimum detector confidence"),
-                 face_plugins: str = Query("", description="comma-separated: landmarks, calculator (embedding); "
-                                                           "others are accepted and ignored"),
+                 face_plugins: str = Query("", description="comma-separated: landmarks, calculator (embedding), "
+                                                           "mask; others are accepted and ignored"),
                  status: bool = Query(False, description="include execution_time and plugins_versions")):
         self.limit, self.det, self.status = limit, det_prob_threshold, status
         self.plugins = {p.strip().lower() for p in face_plugins.split(",")}
@@ -48,14 +49,18 @@ def _faces(faces: list[Face], opt: Options) -> list[Face]:
     return kept
 
 
-def _cf_face(f: Face, opt: Options, ms: dict[str, float], vector=None) -> dict:
+def _cf_face(f: Face, opt: Options, ms: dict[str, float], template: Template | None = None) -> dict:
     x, y, w, h = (float(v) for v in f.box)
     out = {"box": CFBox(probability=round(float(f.score), 5), x_min=max(0, math.floor(x)), y_min=max(0, math.floor(y)),
                         x_max=math.ceil(x + w), y_max=math.ceil(y + h))}
     if "landmarks" in opt.plugins:
         out["landmarks"] = [[int(round(float(px))), int(round(float(py)))] for px, py in f.landmarks]
-    if "calculator" in opt.plugins and vector is not None:
-        out["embedding"] = [round(float(v), 6) for v in vector]
+    if "calculator" in opt.plugins and template is not None:
+        out["embedding"] = [round(float(v), 6) for v in template.vector]
+    if "mask" in opt.plugins and template is not None and "masked" in template.quality_detail:
+        p = float(template.quality_detail["masked"])      # no "worn incorrectly": the classifier has two classes
+        out["mask"] = CFMask(value="mask_worn_correctly" if p >= MASKED_AT else "without_mask",
+                             probability=round(max(p, 1 - p), 5))
     if opt.status:
         out["execution_time"] = ms
     return out
@@ -107,7 +112,7 @@ async def recognize(request: Request, opt: Options = Depends(),
         return faces, templates, hits, ms
     faces, templates, hits, ms = await run(request, work)
     return CFRecognizeOut(result=[CFRecognized(
-        **_cf_face(f, opt, ms, t.vector),
+        **_cf_face(f, opt, ms, t),
         subjects=[CFSubjectScore(subject=m.subject.name, similarity=_sim(request, m.score)) for m in h])
         for f, t, h in zip(faces, templates, hits)], plugins_versions=_versions(request, opt))
 
@@ -199,7 +204,7 @@ async def verify_face(request: Request, image_id: str, opt: Options = Depends(),
                                      score=round(max(scores), 6), api="compreface"))
         return faces, templates, scores, ms, owner[tid][1]
     faces, templates, scores, ms, subject = await run(request, work)
-    return CFFaceVerifyOut(result=[CFFaceVerified(**_cf_face(f, opt, ms, t.vector), similarity=_sim(request, s),
+    return CFFaceVerifyOut(result=[CFFaceVerified(**_cf_face(f, opt, ms, t), similarity=_sim(request, s),
                                                   subject=subject)
                                    for f, t, s in zip(faces, templates, scores)],
                            plugins_versions=_versions(request, opt))
@@ -269,14 +274,13 @@ async def detect(request: Request, opt: Options = Depends(), caller: Caller = De
     data = uploads.image(files, fields, "file")
 
     def work():
-        if "calculator" in opt.plugins:
-            faces, templates, ms = _templates(request, data, opt)
-            return faces, [t.vector for t in templates], ms
+        if opt.plugins & {"calculator", "mask"}:
+            return _templates(request, data, opt)
         t0 = time.perf_counter()
         faces = _faces(request.app.state.engine.detect(data), opt)
         return faces, [None] * len(faces), {"detector": round((time.perf_counter() - t0) * 1000, 1)}
-    faces, vecs, ms = await run(request, work)
-    return CFDetectOut(result=[CFFace(**_cf_face(f, opt, ms, v)) for f, v in zip(faces, vecs)],
+    faces, templates, ms = await run(request, work)
+    return CFDetectOut(result=[CFFace(**_cf_face(f, opt, ms, t)) for f, t in zip(faces, templates)],
                        plugins_versions=_versions(request, opt))
 
 
@@ -295,6 +299,6 @@ async def verify(request: Request, opt: Options = Depends(), caller: Caller = De
         return sf[0], st[0], sms, tf, tt, tms, scores
     sf, st, sms, tf, tt, tms, scores = await run(request, work)
     return CFVerifyOut(result=[CFVerification(
-        source_image_face=CFFace(**_cf_face(sf, opt, sms, st.vector)),
-        face_matches=[CFMatch(**_cf_face(f, opt, tms, t.vector), similarity=_sim(request, s))
+        source_image_face=CFFace(**_cf_face(sf, opt, sms, st)),
+        face_matches=[CFMatch(**_cf_face(f, opt, tms, t), similarity=_sim(request, s))
                       for f, t, s in zip(tf, tt, scores)])], plugins_versions=_versions(request, opt))
