@@ -120,7 +120,7 @@ def main() -> None:
                 "weights": w.round(6).tolist(), "bias": round(b, 6),
                 "source": "bench/masks.py --write: logistic regression on synthetic masks (seeds 11-13) over the "
                           "AT&T faces and the face_recognition example photos; no LFW photo"}
-        CLASSIFIER.write_text(json.dumps(spec, indent=1) + "\n")
+        CLASSIFIER.write_text("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in spec.items()) + "\n}\n")
         occlusion._classifier.cache_clear()
 
     folds = [int(f) for f in args.folds.split(",")]

@@ -2,7 +2,7 @@
 
 Features: gradient energy in six orientations over the lower half of the crop (nose, mouth, chin),
 pooled to 7x14 cells and L2-normalised, plus the colour difference between the lower face and the
-upper face (Lab means and spreads). A mask replaces the mouth's and nostrils' edges with a smooth
+upper face (YCrCb means and spreads). A mask replaces the mouth's and nostrils' edges with a smooth
 surface and the skin colour with the mask's. Grey and colour photos give the same gradient features,
 so grey training photos teach the colour-free part too.
 
@@ -20,24 +20,28 @@ import numpy as np
 
 from .errors import ModelError
 
-FEATURES_VERSION = "grad6x7x14+lab9"
+FEATURES_VERSION = "grad6x7x14+ycrcb9"
 MASKED_AT = 0.5           # probability from which a face counts as masked
 ORIENTATIONS = 6
+
+
+# Each pixel of the lower half (56x112) -> its 8x8 cell (7x14 cells), for one bincount per feature.
+_CELL = (np.arange(56)[:, None] // 8 * 14 + np.arange(112)[None, :] // 8).ravel()
 
 
 def features(crop: np.ndarray) -> np.ndarray:
     """The classifier's input for one aligned 112x112 BGR (or grey) crop."""
     colour = crop if crop.ndim == 3 else cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-    gray = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    gx, gy = cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)
-    mag = cv2.magnitude(gx, gy)[56:112]
-    bins = np.floor((np.arctan2(gy, gx)[56:112] % np.pi) / np.pi * ORIENTATIONS)
-    cells = np.concatenate([cv2.resize(mag * (bins == k), (14, 7), interpolation=cv2.INTER_AREA).ravel()
-                            for k in range(ORIENTATIONS)])
+    gray = cv2.cvtColor(colour[55:112], cv2.COLOR_BGR2GRAY).astype(np.float32)
+    gx, gy = cv2.Sobel(gray, cv2.CV_32F, 1, 0)[1:], cv2.Sobel(gray, cv2.CV_32F, 0, 1)[1:]
+    mag = cv2.magnitude(gx, gy).ravel()
+    half_turns = np.fmod(cv2.phase(gx, gy).ravel(), np.float32(np.pi)) * np.float32(ORIENTATIONS / np.pi)
+    bins = np.minimum(half_turns.astype(np.int64), ORIENTATIONS - 1)
+    cells = np.bincount(bins * 98 + _CELL, weights=mag, minlength=ORIENTATIONS * 98)
     cells /= np.linalg.norm(cells) + 1e-6
-    lab = cv2.cvtColor(colour, cv2.COLOR_BGR2Lab).astype(np.float32)
-    upper, lower = lab[20:50, 20:92].reshape(-1, 3), lab[70:105, 30:82].reshape(-1, 3)
-    stats = np.r_[lower.mean(0) - upper.mean(0), lower.std(0), upper.std(0)] / 50.0
+    ycc = cv2.cvtColor(colour, cv2.COLOR_BGR2YCrCb)
+    (um, us), (lm, ls) = (cv2.meanStdDev(ycc[20:50, 20:92]), cv2.meanStdDev(ycc[70:105, 30:82]))
+    stats = np.r_[(lm - um).ravel(), ls.ravel(), us.ravel()] / 50.0
     return np.r_[cells, stats].astype(np.float32)
 
 

@@ -180,6 +180,7 @@ class Session:
         self.output_names = [o.get_any_name() for o in compiled.outputs]
         self._static: OrderedDict[tuple, object] = OrderedDict()
         self._seen: Counter[tuple] = Counter()
+        self.max_static = STATIC_SHAPES          # 0: always the dynamic graph (bench/speed.py's baseline)
 
     def _request_for(self, shape: tuple) -> object:
         """A request compiled for this exact input shape once the shape recurs (a camera stream, a
@@ -189,7 +190,7 @@ class Session:
         if shape in self._static:
             self._static.move_to_end(shape)
             return self._static[shape]
-        if None not in self.input_shape:
+        if not self.max_static or None not in self.input_shape:
             return self._request
         if len(self._seen) > 4096:          # photos of ever-new sizes: forget, stay bounded
             self._seen.clear()
@@ -199,7 +200,7 @@ class Session:
         model = self._model.clone()
         model.reshape({0: list(shape)})
         self._static[shape] = _ov_core().compile_model(model, "CPU", self._config).create_infer_request()
-        if len(self._static) > STATIC_SHAPES:
+        if len(self._static) > self.max_static:
             self._static.popitem(last=False)
         return self._static[shape]
 
