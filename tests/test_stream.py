@@ -75,6 +75,9 @@ def test_file_one_event_per_person_with_video_and_unknown_crops(scene, gallery, 
     for e in rec:
         assert set(e) >= {"event", "track", "subject", "score", "time", "wall", "first_seen", "frame", "box", "source"}
         assert e["first_seen"] <= e["time"] and len(e["box"]) == 4 and e["source"] == str(path)
+    # The masked passer-by's events say so; nobody else's do.
+    for e in (e for e in events if e["event"] in ("recognized", "unknown")):
+        assert e["masked"] is clip.appearances[clip.appearance_at(e["time"], e["box"])].masked, e
     ends = [e for e in events if e["event"] == "track_end"]
     assert len(ends) == len(clip.appearances)
     assert w.stats["frames"] == pytest.approx(clip.duration * 10, abs=2)

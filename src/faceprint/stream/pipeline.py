@@ -144,7 +144,7 @@ class Watcher:
             m = v.decision.decision
             yield self._emit(Event("recognized", self.name, frame.time, time.time(), track=v.track,
                                    subject=m.subject.name, score=float(m.score), first_seen=v.first_seen,
-                                   frame=frame.index, box=_box(v.last_face)))
+                                   frame=frame.index, box=_box(v.last_face), masked=v.masked()))
         if self._video is not None:
             labels = []
             for tid, face in tracked:
@@ -157,7 +157,7 @@ class Watcher:
         if v is None:
             return
         common = dict(track=v.track, first_seen=v.first_seen, frame=v.last_frame,
-                      box=_box(v.last_face) if v.last_face is not None else None)
+                      box=_box(v.last_face) if v.last_face is not None else None, masked=v.masked())
         if not v.decided and len(v.samples) >= self.policy.min_samples:
             yield self._emit(Event("unknown", self.name, v.last_time, time.time(), score=v.best_score, **common))
             if v.best_crop is not None and self.save_unknown is not None:

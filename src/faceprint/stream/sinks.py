@@ -24,7 +24,7 @@ from ..errors import FaceprintError
 from .sources import need
 
 EVENT_TYPES = ("recognized", "unknown", "track_end", "source_lost", "source_back")
-TRACK_FIELDS = ("track", "subject", "score", "first_seen", "frame", "box")
+TRACK_FIELDS = ("track", "subject", "score", "first_seen", "frame", "box", "masked")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Event:
     first_seen: float | None = None
     frame: int | None = None
     box: list[float] | None = None
+    masked: bool | None = None       # the track's faces mostly wear a mask
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

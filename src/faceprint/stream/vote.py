@@ -72,6 +72,13 @@ class TrackVote:
         if len(self.samples) > self.max_samples:
             del self.samples[int(np.argmin([s.weight for s in self.samples]))]
 
+    def masked(self) -> bool | None:
+        """Whether the kept faces, by weight, mostly wear a mask; None where none was assessed."""
+        flags = [(m, s.weight) for s in self.samples if (m := quality.is_masked(s.template.quality_detail)) is not None]
+        if not flags:
+            return None
+        return sum(w for m, w in flags if m) > 0.5 * sum(w for _, w in flags)
+
     def fused(self) -> Template:
         """The quality-weighted mean of the kept templates, re-normalised (template averaging)."""
         w = np.array([s.weight for s in self.samples], np.float32)

@@ -41,6 +41,7 @@ async function identify(file) {
     const label = document.createElement("span");
     label.textContent = face.decision ? `${face.decision} ${face.decision_score.toFixed(2)}`
       : `unknown${best ? ` (best ${best.subject} ${best.score.toFixed(2)})` : ""}`;
+    if (face.masked) label.textContent += " · masked";
     div.appendChild(label);
     boxes.appendChild(div);
     const li = document.createElement("li");
