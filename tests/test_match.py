@@ -64,3 +64,16 @@ def test_label_noise_merge_and_subject_scores():
     assert match.subject_scores([0.2, 0.9, 0.5], "max") == 0.9
     assert match.subject_scores([0.2, 0.9, 0.5], "mean2") == pytest.approx(0.7)
     assert match.subject_scores([0.4], "mean2") == 0.4
+
+
+def test_thresholds_keep_rising_past_the_end_of_a_table():
+    """dlib's table ends at FMR 1e-7 (~10,000 subjects at FPIR 0.001): larger galleries must get
+    stricter thresholds, not the table's last value (which would let the FPIR grow with the gallery)."""
+    from faceprint.match import threshold_for_fpir
+    sizes = (10_000, 100_000, 1_000_000)
+    for model in ("dlib:flip", "sface+dlib"):
+        t = [threshold_for_fpir(model, 0.001, n) for n in sizes]
+        assert t[0] < t[1] < t[2], (model, t)
+    # The default model's tail fit reaches 1e-10: no extrapolation there, and still rising.
+    t = [threshold_for_fpir("sface", 0.001, n) for n in sizes]
+    assert t[0] < t[1] < t[2] < 1.0

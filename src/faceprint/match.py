@@ -48,12 +48,20 @@ def calibration(model_id: str) -> dict:
 def threshold_for_fmr(model_id: str, fmr: float) -> float:
     """Threshold at a target FMR, interpolated in log-FMR from the manifest's table (measured on
     LFW down to ~1e-6, extrapolated by a generalized Pareto tail fit below; bench/calibrate.py).
-    FMRs beyond the table take its end values."""
+    Below the table's smallest FMR (tables without a tail fit end at 1e-7: a gallery of ~10,000 at
+    FPIR 0.001) the last segment is continued in log-FMR rather than held flat: cosine scores are
+    bounded, so their tail bends below that line, and the continued threshold errs strict. Above
+    its largest FMR the table's end value holds."""
     table = calibration(model_id)
     fmrs = np.log10(np.asarray(table["fmr"], float))
     thrs = np.asarray(table["threshold"], float)
     order = np.argsort(fmrs)
-    return float(np.interp(np.log10(max(fmr, 1e-300)), fmrs[order], thrs[order]))
+    fmrs, thrs = fmrs[order], thrs[order]
+    x = np.log10(max(fmr, 1e-300))
+    if x < fmrs[0] and len(fmrs) > 1:
+        slope = (thrs[1] - thrs[0]) / (fmrs[1] - fmrs[0])
+        return float(thrs[0] + slope * (x - fmrs[0]))
+    return float(np.interp(x, fmrs, thrs))
 
 
 def check_fpir(fpir: float) -> float:
