@@ -32,8 +32,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from common import DATA, save  # noqa: E402
 
-CLASSIFIER = Path(__file__).resolve().parents[1] / "src/faceprint/models/mask_classifier.json"
-
 from faceprint import Engine, occlusion  # noqa: E402
 from faceprint.engine import pick_face  # noqa: E402
 from faceprint.evaluate.cache import TemplateCache  # noqa: E402
@@ -41,6 +39,8 @@ from faceprint.evaluate.masks import SHAPES, mask_transform, synthetic_mask  # n
 from faceprint.evaluate.protocols import IMAGE_SUFFIXES, lfw_pairs  # noqa: E402
 from faceprint.evaluate.runner import image_templates  # noqa: E402
 from faceprint.match import threshold_at_fmr, threshold_for_fmr  # noqa: E402
+
+CLASSIFIER = Path(__file__).resolve().parents[1] / "src/faceprint/models/mask_classifier.json"
 
 
 def templates(engine, paths, cache, seed=None) -> dict:
