@@ -10,11 +10,19 @@ def run(*args):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_verify_json(fr):
+def test_verify_json(fr, engine, tmp_path):
     r = run("verify", fr / "examples/obama.jpg", fr / "examples/obama2.jpg", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["same"] is True and out["score"] > out["threshold"]
+    assert out["image_a"]["masked"] is False and out["image_b"]["masked"] is False
+    # A masked probe is said to be one.
+    import cv2
+    from faceprint.evaluate.masks import draw_mask
+    img = cv2.imread(str(fr / "examples/obama2.jpg"))
+    cv2.imwrite(str(tmp_path / "masked.jpg"), draw_mask(img, engine.detect(img)[0], shape="n95", colour="white"))
+    r = run("verify", fr / "examples/obama.jpg", tmp_path / "masked.jpg", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["image_b"]["masked"] is True
 
 
 def test_detect_json_group_photo(fr):

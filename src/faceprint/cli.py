@@ -167,11 +167,13 @@ def _probe(eng, path: str) -> tuple[object, list]:
 
 
 def cmd_verify(args) -> int:
+    from .quality import is_masked
     eng = _engine(args)
     sides = {}
     for key, path in (("a", args.image_a), ("b", args.image_b)):
         tpl, faces, chosen = _probe(eng, path)
-        sides[key] = {"image": path, "faces": faces, "used_face": chosen, "template": tpl}
+        sides[key] = {"image": path, "faces": faces, "used_face": chosen, "masked": is_masked(tpl.quality_detail),
+                      "template": tpl}
     v = eng.verify(sides["a"]["template"], sides["b"]["template"])
     out = {**v.to_dict(), **{f"image_{k}": {x: y for x, y in s.items() if x != "template"} for k, s in sides.items()}}
     if args.json:
@@ -180,7 +182,8 @@ def cmd_verify(args) -> int:
         verdict = "SAME person" if v.same else "DIFFERENT people"
         print(f"{verdict}: score {v.score:.4f}, threshold {v.threshold:.4f} ({v.model})")
         for k, s in sides.items():
-            print(f"{s['image']}: {len(s['faces'])} face(s), used #{s['used_face']}")
+            print(f"{s['image']}: {len(s['faces'])} face(s), used #{s['used_face']}"
+                  f"{' (masked: weaker match, same false-match rate)' if s['masked'] else ''}")
             for i, f in enumerate(s["faces"]):
                 print(_face_line(i, f))
     return 0 if v.same or not args.exit_code else 1
