@@ -41,7 +41,8 @@ def model_templates(model_id: str, paths: list[Path], cache: TemplateCache) -> t
     parts use their default flip and z-norm weights learned on all pairs.txt pairs)."""
     name, _, variant = model_id.partition(":")
     if "+" not in name:
-        eng = Engine(embedder=name, flip=True if variant == "flip" else None, threshold=0.0)
+        # "dlib" is the plain table even though dlib's engine default is flip: ask for exactly one.
+        eng = Engine(embedder=name, flip=variant == "flip", threshold=0.0)
         return image_templates(eng, paths, cache=cache).vectors, None
     parts = name.split("+")
     pairs = lfw_pairs(DATA / "lfw")
