@@ -58,6 +58,13 @@ def face_recognition_once(img: np.ndarray) -> dict[str, float] | None:
     return {"detect": (t1 - t0) * 1000, "embed": (t2 - t1) * 1000, "template": (t2 - t0) * 1000}
 
 
+def dynamic_engine(threads: int) -> Engine:
+    """The same-run baseline: OpenVINO on its dynamic-shape graphs only (before static shapes)."""
+    eng = Engine(runtime="openvino", threads=threads)
+    eng.detector.session.max_static = eng.embedder.session.max_static = 0
+    return eng
+
+
 def summarise(samples: list[dict[str, float]]) -> dict[str, float]:
     return {f"{k}_ms": median_ms([s[k] for s in samples]) for k in samples[0]} | {"faces": len(samples)}
 
@@ -80,10 +87,8 @@ def main() -> None:
     configs = [(rt, t) for t in (1, 2) for rt in args.runtimes.split(",")]
     engines = {c: Engine(runtime=c[0], threads=c[1]) for c in configs}
     if "openvino" in args.runtimes.split(","):
-        # Baseline in the same run: OpenVINO on its dynamic-shape graphs only (before static shapes).
         for t in (1, 2):
-            engines[("openvino-dynamic", t)] = eng = Engine(runtime="openvino", threads=t)
-            eng.detector.session.max_static = eng.embedder.session.max_static = 0
+            engines[("openvino-dynamic", t)] = dynamic_engine(t)
             configs.append(("openvino-dynamic", t))
     peer = not args.no_peer
     if peer:
@@ -133,9 +138,7 @@ def main() -> None:
     cv2.setNumThreads(2)
     bulk = {}
     for name in ("openvino-dynamic", "default", "openvino-dynamic", "default"):   # interleaved, best of two
-        bulk_engine = Engine(threads=2)
-        if name == "openvino-dynamic":
-            bulk_engine.detector.session.max_static = bulk_engine.embedder.session.max_static = 0
+        bulk_engine = dynamic_engine(2) if name == "openvino-dynamic" else Engine(threads=2)
         bulk_engine.templates_batch(bulk_paths[:64], select="largest")      # warm-up
         t0 = time.perf_counter()
         out = bulk_engine.templates_batch(bulk_paths, select="largest")

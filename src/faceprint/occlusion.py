@@ -26,6 +26,7 @@ ORIENTATIONS = 6
 
 
 # Each pixel of the lower half (56x112) -> its 8x8 cell (7x14 cells), for one bincount per feature.
+CELLS = 7 * 14
 _CELL = (np.arange(56)[:, None] // 8 * 14 + np.arange(112)[None, :] // 8).ravel()
 
 
@@ -37,7 +38,7 @@ def features(crop: np.ndarray) -> np.ndarray:
     mag = cv2.magnitude(gx, gy).ravel()
     half_turns = np.fmod(cv2.phase(gx, gy).ravel(), np.float32(np.pi)) * np.float32(ORIENTATIONS / np.pi)
     bins = np.minimum(half_turns.astype(np.int64), ORIENTATIONS - 1)
-    cells = np.bincount(bins * 98 + _CELL, weights=mag, minlength=ORIENTATIONS * 98)
+    cells = np.bincount(bins * CELLS + _CELL, weights=mag, minlength=ORIENTATIONS * CELLS)
     cells /= np.linalg.norm(cells) + 1e-6
     ycc = cv2.cvtColor(colour, cv2.COLOR_BGR2YCrCb)
     (um, us), (lm, ls) = (cv2.meanStdDev(ycc[20:50, 20:92]), cv2.meanStdDev(ycc[70:105, 30:82]))

@@ -9,7 +9,7 @@ import time
 from fastapi import APIRouter, Body, Depends, Query, Request
 
 from ...imageio import decode
-from ...occlusion import MASKED_AT
+from ...quality import is_masked
 from ...types import Face, Template
 from .. import audit, uploads
 from ..auth import Caller, admin
@@ -57,9 +57,9 @@ def _cf_face(f: Face, opt: Options, ms: dict[str, float], template: Template | N
         out["landmarks"] = [[int(round(float(px))), int(round(float(py)))] for px, py in f.landmarks]
     if "calculator" in opt.plugins and template is not None:
         out["embedding"] = [round(float(v), 6) for v in template.vector]
-    if "mask" in opt.plugins and template is not None and "masked" in template.quality_detail:
+    if "mask" in opt.plugins and template is not None and (masked := is_masked(template.quality_detail)) is not None:
         p = float(template.quality_detail["masked"])      # no "worn incorrectly": the classifier has two classes
-        out["mask"] = CFMask(value="mask_worn_correctly" if p >= MASKED_AT else "without_mask",
+        out["mask"] = CFMask(value="mask_worn_correctly" if masked else "without_mask",
                              probability=round(max(p, 1 - p), 5))
     if opt.status:
         out["execution_time"] = ms
