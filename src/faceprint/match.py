@@ -18,7 +18,25 @@ def compare(a: Template, b: Template) -> float:
         raise ModelMismatchError(
             f"templates come from different models ({a.model!r} and {b.model!r}); "
             "re-create both with the same embedder")
-    return float(np.dot(a.vector, b.vector))
+    score = float(np.dot(a.vector, b.vector))
+    return equalised(score, a.model) if is_unmasked(a) or is_unmasked(b) else score
+
+
+def probe_score(probe: Template, vector: np.ndarray) -> float:
+    """A probe template's score against a stored (clean) template vector, equalised like compare."""
+    score = float(np.dot(probe.vector, vector))
+    return equalised(score, probe.model) if is_unmasked(probe) else score
+
+
+def is_unmasked(t: Template) -> bool:
+    """Whether the template is a masked face's, mapped by occlusion.unmask (its scores are equalised)."""
+    return bool(t.quality_detail.get("unmasked"))
+
+
+def equalised(score: float, model_id: str) -> float:
+    from .occlusion import equalise
+
+    return float(equalise(score, model_id))
 
 
 def threshold_at_fmr(nonmated_scores: np.ndarray, fmr: float) -> float:

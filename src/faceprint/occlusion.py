@@ -1,4 +1,5 @@
-"""Is the face covered by a mask? A linear classifier on the aligned 112x112 crop.
+"""Masked faces: is the face covered by a mask (a linear classifier on the aligned 112x112 crop),
+and how a masked face is matched (a linear map on its template plus a score equaliser).
 
 Features: gradient energy in six orientations over the lower half of the crop (nose, mouth, chin),
 pooled to 7x14 cells and L2-normalised, plus the colour difference between the lower face and the
@@ -8,6 +9,14 @@ so grey training photos teach the colour-free part too.
 
 The coefficients (models/mask_classifier.json) are fitted by `bench/masks.py --write` on synthetic
 masks (faceprint.evaluate.masks) over photos that are not LFW, and measured on LFW there.
+
+Matching: a masked face's embedding loses the lower face and gains the mask. A linear map
+(models/unmask_<model>.json, fitted by `bench/masks.py --write` on synthetic masks over LFW people
+outside the measured folds) moves it towards the embedding of the same face without the mask; its
+scores against clean templates have their own false-match distribution, so `equalise` puts them on
+the model's clean scale (the clean threshold of the same FMR, from a table measured on LFW people
+that neither fitted the map nor are measured). Every threshold, FPIR-based or given, then holds
+its false-match rate for masked probes too.
 """
 from __future__ import annotations
 
@@ -58,6 +67,65 @@ def _classifier() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
                          f"version computes {FEATURES_VERSION!r}; refit it with bench/masks.py --write")
     return (np.asarray(spec["mean"], np.float32), np.asarray(spec["scale"], np.float32),
             np.asarray(spec["weights"], np.float32), float(spec["bias"]))
+
+
+def _resource(name: str) -> dict | None:
+    path = resources.files("faceprint.models").joinpath(name)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"faceprint/models/{name} is unreadable ({exc}); reinstall faceprint") from exc
+
+
+@lru_cache(maxsize=8)
+def _unmasking(model_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
+    """(map, masked thresholds, clean thresholds at the same FMRs, version) or None when the model
+    has no fitted map (only the template variant it was fitted on: "sface", not "sface:flip")."""
+    from . import models
+    from .match import threshold_for_fmr
+
+    spec = _resource(f"unmask_{model_id.replace(':', '_')}.json")
+    if spec is None:
+        return None
+    weights = models.get(model_id.partition(":")[0]).files.get("weights", {}).get("sha256")
+    if spec.get("model") != model_id or spec.get("weights_sha256") != weights:
+        raise ModelError(f"unmask_{model_id}.json was fitted for other {model_id!r} weights; refit it with "
+                         "bench/masks.py --write")
+    fmr, masked = np.asarray(spec["table"]["fmr"], float), np.asarray(spec["table"]["threshold"], float)
+    clean = np.array([threshold_for_fmr(model_id, f) for f in fmr])
+    order = np.argsort(masked)
+    return (np.asarray(spec["matrix"], np.float32), masked[order], clean[order],
+            str(spec.get("version", "1")))
+
+
+def unmasking_version(model_id: str) -> str | None:
+    """What changes masked templates of this model (for template caches); None without a map."""
+    m = _unmasking(model_id)
+    return None if m is None else m[3]
+
+
+def unmask(vector: np.ndarray, model_id: str) -> np.ndarray | None:
+    """A masked face's unit template mapped towards its clean face's; None when the model has no map."""
+    m = _unmasking(model_id)
+    if m is None:
+        return None
+    v = vector @ m[0]
+    return (v / (np.linalg.norm(v) or 1.0)).astype(np.float32)
+
+
+def equalise(scores, model_id: str) -> np.ndarray:
+    """Scores of unmasked probes against clean templates, put on the model's clean scale: a score
+    at the masked table's threshold for FMR f becomes the clean table's threshold for f (piecewise
+    linear between table rows, and from the table's ends to -1 and 1). Monotone, so rankings do
+    not change, and still a cosine's range."""
+    s = np.asarray(scores, np.float64)
+    m = _unmasking(model_id)
+    if m is None:
+        return s
+    _, masked, clean = m[:3]
+    return np.interp(s, np.r_[-1.0, masked, 1.0], np.r_[-1.0, clean, 1.0])
 
 
 def mask_probability(crops: list[np.ndarray]) -> np.ndarray:

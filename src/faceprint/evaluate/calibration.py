@@ -26,26 +26,35 @@ class NonMated:
     top_scores: np.ndarray
 
 
-def nonmated_scores(vectors: np.ndarray, identities: np.ndarray, *, top: int = 200,
-                    block: int = 2048) -> NonMated:
-    """Every cross-identity score among the rows of `vectors` (upper triangle), in row blocks so
-    that 13,000 templates (87 million pairs) fit in memory."""
+def nonmated_scores(vectors: np.ndarray, identities: np.ndarray, *, gallery: np.ndarray | None = None,
+                    gallery_identities: np.ndarray | None = None, top: int = 200, block: int = 2048) -> NonMated:
+    """Every cross-identity score among the rows of `vectors` (upper triangle), or, with `gallery`,
+    between each row and each gallery row (probes of another kind, e.g. masked faces against clean
+    templates; top_pairs then index (vectors, gallery)); in row blocks so that 13,000 templates
+    (87 million pairs) fit in memory."""
     v = np.ascontiguousarray(vectors, np.float32)
+    g = v if gallery is None else np.ascontiguousarray(gallery, np.float32)
     ids = np.asarray(identities)
-    _, codes = np.unique(ids, return_inverse=True)
+    gids = ids if gallery is None else np.asarray(gallery_identities)
+    _, codes = np.unique(np.r_[ids, gids], return_inverse=True)
+    codes, gcodes = codes[:len(ids)], codes[len(ids):]
     chunks, best_s, best_p = [], [], []
     for lo in range(0, len(v), block):
         hi = min(lo + block, len(v))
-        sims = v[lo:hi] @ v[lo:].T
-        rows, cols = np.triu_indices(hi - lo, 1, m=len(v) - lo)
-        keep = codes[lo + rows] != codes[lo + cols]
+        first = lo if gallery is None else 0         # the triangle starts at the block's own rows
+        sims = v[lo:hi] @ g[first:].T
+        if gallery is None:
+            rows, cols = np.triu_indices(hi - lo, 1, m=len(g) - first)
+        else:
+            rows, cols = (a.ravel() for a in np.indices(sims.shape))
+        keep = codes[lo + rows] != gcodes[first + cols]
         s = sims[rows[keep], cols[keep]]
         chunks.append(s)
         if len(s):
             k = min(top, len(s))
             sel = np.argpartition(s, len(s) - k)[len(s) - k:]
             best_s.append(s[sel])
-            best_p.append(np.c_[lo + rows[keep][sel], lo + cols[keep][sel]])
+            best_p.append(np.c_[lo + rows[keep][sel], first + cols[keep][sel]])
     scores = np.concatenate(chunks)
     bs, bp = np.concatenate(best_s), np.vstack(best_p)
     order = np.argsort(-bs)[:top]

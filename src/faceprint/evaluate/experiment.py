@@ -16,7 +16,7 @@ from . import fusion, metrics
 from .cache import TemplateCache
 from .masks import mask_transform
 from .protocols import IdentificationSplit, Pair, identification_split
-from .runner import TemplateSet, image_templates, pair_scores, search_metrics
+from .runner import TemplateSet, image_templates, search_metrics, template_pair_scores
 
 MASK_SEED = 0
 
@@ -159,11 +159,11 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
         eng = Engine(embedder=name, flip={"flip": True, "noflip": False}.get(variant), threshold=0.0)
         engines[m] = eng
         clean[m] = image_templates(eng, images, cache=cache, progress=progress)
-        scores[m] = pair_scores(pairs, clean[m].vectors)
+        scores[m] = template_pair_scores(pairs, eng.model_id, clean[m])
         if mask:
             masked[m] = image_templates(eng, probes, cache=cache, progress=progress, transform=mask_transform(MASK_SEED),
                                         transform_key=f"mask=synthetic:{MASK_SEED}")
-            mscores[m] = pair_scores(pairs, clean[m].vectors, masked[m].vectors)
+            mscores[m] = template_pair_scores(pairs, eng.model_id, clean[m], masked[m])
 
     quality = next((clean[m].quality for m in singles if any(clean[m].quality.values())), {})
     report: dict = {"models": {}}

@@ -67,11 +67,15 @@ def draw_mask(image: np.ndarray, face: Face, *, shape: str = "surgical", colour:
     return out
 
 
-def synthetic_mask(image: np.ndarray, face: Face, key: str, seed: int = 0) -> tuple[np.ndarray, dict]:
-    """Pick shape and colour from (key, seed) and draw the mask; returns the image and what was drawn."""
+def mask_drawn(key: str, seed: int = 0) -> tuple[str, str]:
+    """The (shape, colour) that synthetic_mask draws for this key and seed."""
     h = zlib.crc32(f"{seed}:{key}".encode())
-    shape = SHAPES[h % len(SHAPES)]
-    colour = list(COLOURS)[(h // 7) % len(COLOURS)]
+    return SHAPES[h % len(SHAPES)], list(COLOURS)[(h // 7) % len(COLOURS)]
+
+
+def synthetic_mask(image: np.ndarray, face: Face, key: str, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """Draw the mask that (key, seed) picks; returns the image and what was drawn."""
+    shape, colour = mask_drawn(key, seed)
     return draw_mask(image, face, shape=shape, colour=colour), {"shape": shape, "colour": colour}
 
 

@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
+from .. import occlusion
 from ..engine import Engine, pick_face
 from ..errors import FaceprintError
 from ..util import sha256
@@ -27,6 +28,8 @@ def pipeline_key(engine: Engine, select: str, transform_key: str = "") -> str:
         spec = component.spec
         if spec is not None and "weights" in spec.files:
             parts.append(f"{spec.package}=={spec.package_version}:{spec.files['weights']['sha256'][:12]}")
+    if engine.unmask and (version := occlusion.unmasking_version(engine.model_id)):
+        parts.append(f"unmask={version}")
     if transform_key:
         parts.append(transform_key)
     return "|".join(parts)
@@ -94,6 +97,18 @@ def pair_scores(pairs: list, a: dict[Path, np.ndarray | None], b: dict[Path, np.
     b = a if b is None else b
     return np.array([float(a[p.a] @ b[p.b]) if a.get(p.a) is not None and b.get(p.b) is not None else -1.0
                      for p in pairs])
+
+
+def template_pair_scores(pairs: list, model_id: str, a: TemplateSet, b: TemplateSet | None = None) -> np.ndarray:
+    """pair_scores of two template sets, a pair with an unmasked template (a masked face's, see
+    occlusion) on either side equalised as match.compare does."""
+    b = a if b is None else b
+    s = pair_scores(pairs, a.vectors, b.vectors)
+    unmasked = np.array([bool(a.quality.get(p.a, {}).get("unmasked") or b.quality.get(p.b, {}).get("unmasked"))
+                         for p in pairs], bool)
+    if unmasked.any():
+        s[unmasked] = occlusion.equalise(s[unmasked], model_id)
+    return s
 
 
 def search_metrics(gallery: dict[str, np.ndarray], mated: list[tuple[str, np.ndarray | None]],

@@ -361,6 +361,8 @@ class Gallery:
         what the FPIR threshold assumes (with the best template, FPIR grows with templates per subject)."""
         self.sync()
         vecs = self._vectors(probes)
+        listed = [probes] if isinstance(probes, Template) else list(probes) if isinstance(probes, (list, tuple)) else []
+        unmasked = [isinstance(p, Template) and match.is_unmasked(p) for p in listed] or [False] * len(vecs)
         # Over-fetch templates so that k distinct subjects survive grouping by subject.
         kt = min(max(k * self._max_per_subject, k) + 8, 4096)
         scores, ids = self.index.search(vecs, kt)
@@ -370,13 +372,15 @@ class Gallery:
         centroids = {sid: l2_normalise(v.mean(axis=0, keepdims=True))[0]
                      for sid, v in (self.store.vectors_of_subjects(several).items() if several else ())}
         out = []
-        for vec, row_s, row_i in zip(vecs, scores, ids):
+        for vec, row_s, row_i, equalise in zip(vecs, scores, ids, unmasked):
             best: dict[int, float] = {}
             for s, i in zip(row_s, row_i):
                 if i < 0 or int(i) not in owners:
                     continue
                 sid = owners[int(i)][0]
                 best[sid] = float(vec @ centroids[sid]) if sid in centroids else max(float(s), best.get(sid, -np.inf))
+            if equalise:          # a masked probe's scores, on the clean scale (occlusion.equalise)
+                best = {sid: match.equalised(s, self.model) for sid, s in best.items()}
             ranked = sorted(best.items(), key=lambda kv: -kv[1])[:k]
             out.append([Match(subject=subjects[sid], score=s, rank=r + 1) for r, (sid, s) in enumerate(ranked)])
         return out

@@ -8,6 +8,7 @@ import time
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
+from ... import match
 from ...imageio import decode
 from ...quality import is_masked
 from ...types import Face, Template
@@ -199,7 +200,7 @@ async def verify_face(request: Request, image_id: str, opt: Options = Depends(),
             raise not_found(f"no example with image_id {image_id!r}")
         _, vecs = g.store.vectors_between(tid, tid)
         faces, templates, ms = _templates(request, data, opt)
-        scores = [float(t.vector @ vecs[0]) for t in templates]
+        scores = [match.probe_score(t, vecs[0]) for t in templates]
         audit.record(g, caller.audit("verify", subject=owner[tid][1], image=data, template_id=tid,
                                      score=round(max(scores), 6), api="compreface"))
         return faces, templates, scores, ms, owner[tid][1]
@@ -294,7 +295,7 @@ async def verify(request: Request, opt: Options = Depends(), caller: Caller = De
         one = Options(limit=1, det_prob_threshold=opt.det, face_plugins=",".join(opt.plugins), status=opt.status)
         sf, st, sms = _templates(request, src, one)
         tf, tt, tms = _templates(request, tgt, opt)
-        scores = [float(t.vector @ st[0].vector) for t in tt]
+        scores = [match.compare(st[0], t) for t in tt]
         audit.record(caller.gallery, caller.audit("verify", image=src, score=round(max(scores), 6), api="compreface"))
         return sf[0], st[0], sms, tf, tt, tms, scores
     sf, st, sms, tf, tt, tms, scores = await run(request, work)
