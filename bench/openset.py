@@ -13,8 +13,9 @@ fpir       The FMR -> threshold table is fitted (bench/calibrate.py's method: at
            were never in the fit). Observed FPIR at the thresholds the A-only table gives for targets
            0.01 and 0.001, with a 95% Poisson interval. LFW holds 13,233 photos, so 100K would need
            90K templates of other faces; see the README for why that was not measured here.
-lfw        LFW open set: first photo of each person with 2+ photos enrolled, their other photos are
-           mated probes, the 4,069 one-photo people non-mated probes. FNIR at FPIR 0.01 (threshold set
+lfw        LFW open set: one photo of each person with 2+ photos enrolled (the first in file order;
+           the first the enrolment gate accepts; the best quality, as `enroll --best 1`), their other
+           photos are mated probes, the 4,069 one-photo people non-mated probes. FNIR at FPIR 0.01 (threshold set
            on the non-mated searches, FRVT) and at the calibrated FPIR 0.01 threshold (what identify
            uses). Multi-photo: people with 3+ photos enrolled with 1 vs 2 photos, probed with the rest,
            subject score = best template (max), mean of the best two (mean2), or the mean template
@@ -38,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from common import DATA, save  # noqa: E402
 
-from faceprint import Engine, Gallery, Template  # noqa: E402
+from faceprint import Engine, Gallery, Template, quality  # noqa: E402
 from faceprint.embed import l2_normalise  # noqa: E402
 from faceprint.evaluate import calibration, metrics  # noqa: E402
 from faceprint.evaluate.cache import TemplateCache  # noqa: E402
@@ -50,15 +51,18 @@ LABEL_NOISE = Path(__file__).with_name("lfw_label_noise.txt")
 LFW = DATA / "lfw" / "lfw-deepfunneled"
 
 
-def lfw_templates(engine: Engine) -> tuple[list[Path], np.ndarray, np.ndarray]:
-    """(paths, templates, identities merged for label noise) of every LFW photo with a face."""
+def lfw_templates(engine: Engine) -> tuple[list[Path], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(paths, templates, identities merged for label noise, quality scores, refused by the
+    enrolment gate) of every LFW photo with a face."""
     people = identity_folders(LFW)
     paths = sorted(p for imgs in people.values() for p in imgs)
     ts = image_templates(engine, paths, cache=TemplateCache())
     ok = [p for p in paths if ts.vectors[p] is not None]
     ids = calibration.merge_identities(np.array([p.parent.name for p in ok]),
                                        calibration.read_same_person(LABEL_NOISE))
-    return ok, np.vstack([ts.vectors[p] for p in ok]), ids
+    scores = np.array([quality.score_of(ts.quality[p]) for p in ok])
+    refused = np.array([quality.enrolment_refusal(q, ts.quality[p]) is not None for p, q in zip(ok, scores)])
+    return ok, np.vstack([ts.vectors[p] for p in ok]), ids, scores, refused
 
 
 def poisson_ci(k: int, n: int) -> list[float]:
@@ -202,20 +206,27 @@ def open_set(q_m, true_m, q_n, gal, owner, n_subjects, method, model_id) -> dict
             "fpir_at_calibrated_fpir_0.001": float(np.mean(non_top >= threshold_for_fpir(model_id, 0.001, n_subjects)))}
 
 
-def lfw_open_set(vecs, ids, model_id) -> dict:
+def lfw_open_set(vecs, ids, model_id, scores, refused) -> dict:
     by_person: dict[str, list[int]] = {}
     for i, name in enumerate(ids):
         by_person.setdefault(name, []).append(i)
     singles = [v[0] for v in by_person.values() if len(v) == 1]
     multi = sorted(p for p, v in by_person.items() if len(v) > 1)
     out = {"non_mated_probes": len(singles)}
-    # One photo enrolled per person with 2+ photos.
-    gal = np.array([by_person[p][0] for p in multi])
-    probes = [(k, i) for k, p in enumerate(multi) for i in by_person[p][1:]]
-    true = np.array([k for k, _ in probes])
-    qm = vecs[[i for _, i in probes]]
-    out["one_photo"] = {"subjects": len(multi), "mated_probes": len(probes),
-                        **open_set(qm, true, vecs[singles], vecs[gal], np.arange(len(multi)), len(multi), "max", model_id)}
+    # One photo enrolled per person with 2+ photos: the first (file order), the first the enrolment
+    # gate accepts (what `faceprint enroll` does with the photos in that order), or the best quality
+    # (`enroll --best 1`); all the person's other photos are mated probes.
+    rules = {"one_photo": lambda v: v[0],
+             "one_photo_first_accepted": lambda v: next((i for i in v if not refused[i]), v[0]),
+             "one_photo_best_quality": lambda v: max(v, key=lambda i: scores[i])}
+    for rule, pick in rules.items():
+        gal = np.array([pick(by_person[p]) for p in multi])
+        probes = [(k, i) for k, p in enumerate(multi) for i in by_person[p] if i != gal[k]]
+        true = np.array([k for k, _ in probes])
+        qm = vecs[[i for _, i in probes]]
+        out[rule] = {"subjects": len(multi), "mated_probes": len(probes),
+                     "enrolled_photos_below_gate": int(refused[gal].sum()),
+                     **open_set(qm, true, vecs[singles], vecs[gal], np.arange(len(multi)), len(multi), "max", model_id)}
     # People with 3+ photos: 1 vs 2 enrolled, same probes (photos 3..), same non-mated probes.
     three = [p for p in multi if len(by_person[p]) >= 3]
     probes3 = [(k, i) for k, p in enumerate(three) for i in by_person[p][2:]]
@@ -266,7 +277,7 @@ def main() -> None:
     ap.add_argument("--embedder", default="sface")
     args = ap.parse_args()
     engine = Engine(embedder=args.embedder)
-    paths, vecs, ids = lfw_templates(engine)
+    paths, vecs, ids, scores, refused = lfw_templates(engine)
     model_id = engine.model_id
     out = {"model": model_id, "photos": len(paths), "identities": len(np.unique(ids))}
     parts = args.parts.split(",")
@@ -274,7 +285,7 @@ def main() -> None:
         out["strangers"] = strangers(paths, vecs, ids, model_id)
         print("strangers", out["strangers"])
     if "lfw" in parts:
-        out["lfw_open_set"] = lfw_open_set(vecs, ids, model_id)
+        out["lfw_open_set"] = lfw_open_set(vecs, ids, model_id, scores, refused)
         print("lfw", out["lfw_open_set"])
     if "dup" in parts:
         out["near_duplicates"] = near_duplicates(engine, vecs, ids)

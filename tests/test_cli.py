@@ -69,6 +69,9 @@ def test_enroll_identify_gallery_commands(tmp_path, fr):
     assert "enrolled 5 subjects" in r.stdout
     r = run("enroll", "--gallery", db, "Joe Biden", fr / "examples/biden.jpg")
     assert r.returncode == 0 and "1 template(s)" in r.stdout
+    r = run("enroll", "--gallery", db, "barack", fr / "examples/obama.jpg", fr / "examples/obama-240p.jpg", "--best", "1")
+    assert r.returncode == 0 and "1 template(s)" in r.stdout and "best-quality" in r.stderr, r.stderr
+    assert run("gallery", "--gallery", db, "delete", "barack").returncode == 0
     r = run("identify", "--gallery", db, fr / "examples/knn_examples/test/obama_and_biden.jpg", "--k", "3", "--json")
     assert r.returncode == 0, r.stderr
     faces = json.loads(r.stdout)["faces"]

@@ -96,6 +96,22 @@ def test_quality_floor_refuses_with_reason_and_force_enrols(tmp_path, engine, fr
         assert len(enr.added) == 1
 
 
+def test_best_keeps_the_highest_quality_photos(tmp_path, engine, fr):
+    """enroll(best=1) of a sharp photo and a shrunk, blurred copy of another: the sharp one is kept
+    whatever the order, the other is skipped with code not_best (forced, as it is below the floor)."""
+    sharp = engine.template(fr / "examples" / "obama.jpg")
+    img = cv2.imread(str(fr / "examples" / "obama2.jpg"))
+    poor = engine.template(cv2.GaussianBlur(cv2.resize(img, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA), (0, 0), 2))
+    assert poor.quality < sharp.quality
+    with Gallery.open(tmp_path / "g.db", engine=engine, create=True) as g:
+        enr = g.enroll("obama", [poor, sharp], best=1, force=True)
+        assert len(enr.added) == 1 and [(s.index, s.code) for s in enr.skipped] == [(0, "not_best")]
+        assert "best-quality" in enr.skipped[0].reason
+        assert g.search(sharp)[0].score == pytest.approx(1.0, abs=1e-5)
+        with pytest.raises(UsageError, match="best must be"):
+            g.enroll("obama", [sharp], best=0)
+
+
 def test_subject_scored_by_its_mean_template(tmp_path, engine):
     """Two templates per subject: the subject's score is the probe's cosine with their normalised
     mean, which a single-template subject cannot fake by sitting close to one of them."""

@@ -266,7 +266,8 @@ def _announce(g, location: str):
     return g
 
 
-def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], force: bool = False) -> int:
+def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], force: bool = False,
+                   best: int | None = None) -> int:
     from .progress import progress
     people = sorted(p for p in root.iterdir() if p.is_dir())
     if not people:
@@ -282,7 +283,7 @@ def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], forc
                 _skip(skipped, str(photo), exc)
         if templates:
             try:
-                enr = g.enroll(person.name, templates, metadata=metadata, force=force)
+                enr = g.enroll(person.name, templates, metadata=metadata, force=force, best=best)
             except FaceprintError as exc:
                 _skip(skipped, str(person), exc)
                 continue
@@ -309,14 +310,14 @@ def cmd_enroll(args) -> int:
         if args.default_fpir is not None:
             g.set_default_fpir(args.default_fpir)
         if args.from_folders:
-            done = _enrol_folders(g, eng, args.from_folders, metadata, skipped, force=args.force)
+            done = _enrol_folders(g, eng, args.from_folders, metadata, skipped, force=args.force, best=args.best)
             out = {"gallery": args.gallery, "enrolled_subjects": done, "skipped": skipped}
             text = f"enrolled {done} subjects from {args.from_folders}; {len(skipped)} photo(s) skipped"
             if not done:
                 raise FaceprintError(f"no subject could be enrolled from {args.from_folders}: "
                                      + (skipped[0]["reason"] if skipped else "no photos"))
         else:
-            enr = g.enroll(args.name, templates, metadata=metadata, force=args.force)
+            enr = g.enroll(args.name, templates, metadata=metadata, force=args.force, best=args.best)
             skipped += [{"input": s.input, "reason": s.reason} for s in enr.skipped]
             out = {"gallery": args.gallery, "subject": enr.subject.name, "subject_id": enr.subject.id,
                    "added_templates": len(enr.added), "templates": enr.subject.templates, "skipped": skipped}
@@ -590,6 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true",
                     help="enrol photos below the quality floor or with a masked face too (they are skipped, with the "
                          "reason, without it)")
+    sp.add_argument("--best", type=positive_int, default=None, metavar="N",
+                    help="enrol only the N highest-quality photos given for each subject (one per person: the best "
+                         "photo misses fewer mates than the first; README, LFW open set)")
     sp.add_argument("--default-fpir", type=rate, default=None, metavar="RATE",
                     help="store the gallery's default FPIR for identify (else 0.001)")
     sp.add_argument("--json", action="store_true")

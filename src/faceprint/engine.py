@@ -131,7 +131,8 @@ class Engine:
         norm_range = spec.extra.get("quality_norm") if spec else None
         q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None,
                                    norm=float(norm) if norm_range else None, norm_range=norm_range)
-        if self.unmask and quality.is_masked(detail) and (mapped := occlusion.unmask(vec, self.model_id)) is not None:
+        mapped = occlusion.unmask(vec, self.model_id, detail["masked"]) if self.unmask and "masked" in detail else None
+        if mapped is not None:
             vec, detail["unmasked"] = mapped, 1.0
         return Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail,
                         source=source)

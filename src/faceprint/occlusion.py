@@ -31,6 +31,9 @@ from .errors import ModelError
 
 FEATURES_VERSION = "grad6x7x14+ycrcb9"
 MASKED_AT = 0.5           # probability from which a face counts as masked
+# ... and from which its template is unmasked: mapping a clean face costs it recognition, and on
+# LFW 0.7 maps 7 of 13,233 clean photos instead of 29, and 98.7% of masked ones instead of 99.0%.
+UNMASK_AT = 0.7
 ORIENTATIONS = 6
 
 
@@ -103,13 +106,14 @@ def _unmasking(model_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] 
 def unmasking_version(model_id: str) -> str | None:
     """What changes masked templates of this model (for template caches); None without a map."""
     m = _unmasking(model_id)
-    return None if m is None else m[3]
+    return None if m is None else f"{m[3]}@{UNMASK_AT}"
 
 
-def unmask(vector: np.ndarray, model_id: str) -> np.ndarray | None:
-    """A masked face's unit template mapped towards its clean face's; None when the model has no map."""
+def unmask(vector: np.ndarray, model_id: str, p_masked: float) -> np.ndarray | None:
+    """A masked face's unit template mapped towards its clean face's; None when the model has no
+    map or the face is not confidently masked (p_masked < UNMASK_AT)."""
     m = _unmasking(model_id)
-    if m is None:
+    if m is None or p_masked < UNMASK_AT:
         return None
     v = vector @ m[0]
     return (v / (np.linalg.norm(v) or 1.0)).astype(np.float32)

@@ -17,7 +17,7 @@ from . import metrics
 from .cache import TemplateCache
 
 
-QUALITY_VERSION = "q2"   # bump when quality.assess changes what it records
+QUALITY_VERSION = "q3"   # bump when quality.assess changes what it records (q3: P(masked))
 
 
 def pipeline_key(engine: Engine, select: str, transform_key: str = "") -> str:

@@ -20,7 +20,8 @@ class Subject:
 
 class Skip(NamedTuple):
     """An input enrolment left out: its position among the inputs, its photo SHA-256 (or
-    "input N"), why in words, and a code ("duplicate", "near_duplicate", "masked", "low_quality")."""
+    "input N"), why in words, and a code ("duplicate", "near_duplicate", "masked", "low_quality",
+    "not_best")."""
     index: int
     input: str
     reason: str

@@ -212,14 +212,18 @@ class Gallery:
 
     # -- writes -----------------------------------------------------------------------------
     def enroll(self, name: str, images: Sequence[Any], *, metadata: dict[str, Any] | None = None,
-               force: bool = False) -> Enrolment:
+               force: bool = False, best: int | None = None) -> Enrolment:
         """Enrol one subject from Templates (or photos, with the gallery's Engine: the most
         prominent face of each), in one transaction. An existing name gains the new templates.
         Skipped, with the reason in Enrolment.skipped: a photo already enrolled for this subject
         (same SHA-256), a template nearly identical to one the subject has (cosine > 0.95: the same
-        photo again), and a masked face or one below the quality floor (force=True enrols those). Raises
-        UsageError when nothing is left to enrol for a new subject, saying why."""
+        photo again), and a masked face or one below the quality floor (force=True enrols those).
+        best: keep only this many of the given photos, highest quality first (with one photo per
+        person, the best of a person's photos misses fewer mates than the first: README, "LFW open
+        set"). Raises UsageError when nothing is left to enrol for a new subject, saying why."""
         self._check_writable()
+        if best is not None and (not isinstance(best, int) or best < 1):
+            raise UsageError(f"best must be a whole number of photos, at least 1, not {best!r}")
         if not isinstance(name, str) or not name.strip():
             raise UsageError("subject name must not be empty")
         name = name.strip()
@@ -239,7 +243,7 @@ class Gallery:
         models = {t.model for t in templates}
         if len(models) != 1:
             raise ModelMismatchError(f"templates of several models given: {sorted(models)}")
-        keep, skipped = self._enrolment_policy(name, templates, force)
+        keep, skipped = self._enrolment_policy(name, templates, force, best)
         ids: list[int] = []
         if keep:
             vectors = np.vstack([t.vector for t in keep])
@@ -252,15 +256,17 @@ class Gallery:
             raise UsageError(f"nothing enrolled for {name!r}: {why}")
         return Enrolment(subject=self.store.subject(name), added=ids, skipped=skipped)
 
-    def _enrolment_policy(self, name: str, templates: list[Template],
-                          force: bool) -> tuple[list[Template], list[Skip]]:
+    def _enrolment_policy(self, name: str, templates: list[Template], force: bool,
+                          best: int | None = None) -> tuple[list[Template], list[Skip]]:
         """Which templates to store, and why each other one is skipped."""
         subject = self.store.subject(name)
         sources = self.store.sources_of(name) if subject else set()
         have = (self.store.vectors_of_subjects([subject.id]).get(subject.id) if subject else None)
         have = np.zeros((0, templates[0].dim), np.float32) if have is None else l2_normalise(have)
         keep, skipped = [], []
-        for i, t in enumerate(templates):
+        order = sorted(range(len(templates)), key=lambda i: -templates[i].quality) if best else range(len(templates))
+        for i in order:
+            t = templates[i]
             label = t.source or f"input {i}"
             vec = l2_normalise(t.vector[None])[0]
             if t.source is not None and t.source in sources:
@@ -271,12 +277,15 @@ class Gallery:
                                     "near_duplicate"))
             elif not force and (refusal := quality.enrolment_refusal(t.quality, t.quality_detail)):
                 skipped.append(Skip(i, label, refusal[1], refusal[0]))
+            elif best is not None and len(keep) >= best:
+                skipped.append(Skip(i, label, f"only the {best} best-quality photo(s) are enrolled; this one's "
+                                              f"quality is {t.quality:.2f}", "not_best"))
             else:
                 keep.append(t)
                 have = np.vstack([have, vec[None]])
                 if t.source is not None:
                     sources.add(t.source)
-        return keep, skipped
+        return keep, sorted(skipped)
 
     def add_templates(self, names: Sequence[str], vectors: np.ndarray, *, model: str | None = None) -> list[int]:
         """Bulk path for precomputed templates: names[i] owns vectors[i]; missing subjects are
