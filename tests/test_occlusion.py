@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceprint import Gallery
+from faceprint import Gallery, occlusion
 from faceprint.engine import pick_face
 from faceprint.evaluate.masks import COLOURS, SHAPES, draw_mask
 
@@ -62,7 +62,7 @@ def test_masked_stranger_is_reported_masked_and_not_enrolled(engine, fr, lfw, tm
 def test_masked_probe_is_unmasked_and_scored_on_the_clean_scale(engine, fr, lfw, tmp_path):
     """A masked face's template is mapped towards its clean face (occlusion.unmask) and its scores
     are equalised wherever they are made (verify, gallery search), so the default thresholds apply."""
-    from faceprint import Engine, occlusion
+    from faceprint import Engine
 
     probe_img = masked(engine, cv2.imread(str(fr / "examples" / "obama.jpg")), "n95", "white")
     probe = engine.template(probe_img)
@@ -103,3 +103,26 @@ def test_unmasking_recognises_more_masked_mates(engine, lfw):
         hits["mapped"] += engine.verify(gallery, engine.template(probe_img, select="center")).same
         hits["raw"] += engine.verify(gallery, raw.template(probe_img, select="center")).same
     assert hits["mapped"] > hits["raw"] and hits["mapped"] >= 54, hits
+
+
+def test_watch_track_fuses_unmasked_templates_and_scores_them_on_the_clean_scale(engine, fr, tmp_path):
+    """A track with three masked faces and one clean one: its fused template averages the three
+    unmasked (mapped) templates only and is equalised when searched, like each of them."""
+    from faceprint.stream.vote import TrackVote
+
+    img = cv2.imread(str(fr / "examples" / "obama.jpg"))
+    vote = TrackVote(track=1, first_seen=0.0)
+    masked_ts = [engine.template(masked(engine, img, shape, "black")) for shape in SHAPES]
+    for i, t in enumerate([*masked_ts, engine.template(img)]):
+        vote.add(t, float(i))
+    fused = vote.fused()
+    assert fused.quality_detail["unmasked"] == 1.0 and fused.quality_detail["masked"] >= 0.7
+    mean = np.sum([t.vector * max(t.quality, 0.05) for t in masked_ts], axis=0)
+    assert float(fused.vector @ (mean / np.linalg.norm(mean))) == pytest.approx(1.0, abs=1e-5)
+    with Gallery.open(tmp_path / "g.db", create=True, engine=engine) as g:
+        g.enroll("obama", [fr / "examples" / "obama2.jpg"])
+        g.enroll("biden", [fr / "examples" / "biden.jpg"])
+        r = g.identify(fused)[0]
+        assert r.decision is not None and r.decision.subject.name == "obama" and r.masked
+        clean = g.store.vectors_of_subjects([r.decision.subject.id])[r.decision.subject.id][0]
+        assert r.decision.score == pytest.approx(float(occlusion.equalise(float(fused.vector @ clean), engine.model_id)), abs=1e-5)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import quality
+from .. import match, quality
 from ..types import Face, Identification, Template
 
 
@@ -80,12 +80,22 @@ class TrackVote:
         return sum(w for m, w in flags if m) > 0.5 * sum(w for _, w in flags)
 
     def fused(self) -> Template:
-        """The quality-weighted mean of the kept templates, re-normalised (template averaging)."""
-        w = np.array([s.weight for s in self.samples], np.float32)
-        v = (np.vstack([s.template.vector for s in self.samples]) * w[:, None]).sum(0)
+        """The quality-weighted mean of the kept templates, re-normalised (template averaging), over
+        the kind holding most of the weight: unmasked templates (a masked face's, occlusion.unmask)
+        or the others, as their scores are read on different scales until equalised."""
+        unmasked = [match.is_unmasked(s.template) for s in self.samples]
+        majority = sum(s.weight for s, u in zip(self.samples, unmasked) if u) > 0.5 * sum(s.weight for s in self.samples)
+        kept = [s for s, u in zip(self.samples, unmasked) if u == majority]
+        w = np.array([s.weight for s in kept], np.float32)
+        v = (np.vstack([s.template.vector for s in kept]) * w[:, None]).sum(0)
         v /= max(float(np.linalg.norm(v)), 1e-12)
-        best = max(self.samples, key=lambda s: s.weight).template
-        return Template(vector=v.astype(np.float32), model=best.model, quality=float(w.mean()), face=best.face)
+        best = max(kept, key=lambda s: s.weight).template
+        p_masked = [(s.template.quality_detail["masked"], s.weight) for s in kept if "masked" in s.template.quality_detail]
+        detail = {"masked": sum(p * wt for p, wt in p_masked) / sum(wt for _, wt in p_masked)} if p_masked else {}
+        if majority:
+            detail["unmasked"] = 1.0
+        return Template(vector=v.astype(np.float32), model=best.model, quality=float(w.mean()), face=best.face,
+                        quality_detail=detail)
 
 
 @dataclass(frozen=True)
