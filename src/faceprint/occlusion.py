@@ -58,20 +58,6 @@ def features(crop: np.ndarray) -> np.ndarray:
     return np.r_[cells, stats].astype(np.float32)
 
 
-@lru_cache(maxsize=1)
-def _classifier() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    try:
-        spec = json.loads(resources.files("faceprint.models").joinpath("mask_classifier.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"the mask classifier (faceprint/models/mask_classifier.json) is missing or "
-                         f"unreadable ({exc}); reinstall faceprint") from exc
-    if spec.get("features") != FEATURES_VERSION:
-        raise ModelError(f"mask_classifier.json was fitted on features {spec.get('features')!r}, this "
-                         f"version computes {FEATURES_VERSION!r}; refit it with bench/masks.py --write")
-    return (np.asarray(spec["mean"], np.float32), np.asarray(spec["scale"], np.float32),
-            np.asarray(spec["weights"], np.float32), float(spec["bias"]))
-
-
 def _resource(name: str) -> dict | None:
     path = resources.files("faceprint.models").joinpath(name)
     if not path.is_file():
@@ -80,6 +66,18 @@ def _resource(name: str) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ModelError(f"faceprint/models/{name} is unreadable ({exc}); reinstall faceprint") from exc
+
+
+@lru_cache(maxsize=1)
+def _classifier() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    spec = _resource("mask_classifier.json")
+    if spec is None:
+        raise ModelError("the mask classifier (faceprint/models/mask_classifier.json) is missing; reinstall faceprint")
+    if spec.get("features") != FEATURES_VERSION:
+        raise ModelError(f"mask_classifier.json was fitted on features {spec.get('features')!r}, this "
+                         f"version computes {FEATURES_VERSION!r}; refit it with bench/masks.py --write")
+    return (np.asarray(spec["mean"], np.float32), np.asarray(spec["scale"], np.float32),
+            np.asarray(spec["weights"], np.float32), float(spec["bias"]))
 
 
 @lru_cache(maxsize=8)
