@@ -7,7 +7,9 @@ run (as many processes as the server has workers), so the service overhead is a 
 Gallery: real LFW people (first photo of each person with 2+ photos, up to --people) plus random
 unit vectors up to --templates (bulk add_templates); probes: those people's second photos.
 Figures: p50/p95/p99 latency, requests/s, errors (must be 0), server RSS at the start and end of the
-load (sum over its processes), in-process requests/s and the throughput ratio. JSON goes to
+load (sum over its processes), in-process requests/s and the throughput ratio, and CPU ms per
+request of the server (its process tree), of the load client (this process, which shares the
+cores) and in-process, whose ratio is the service's cost per request without the client's share. JSON goes to
 bench/results/service_load.json.
 """
 from __future__ import annotations
@@ -46,6 +48,21 @@ def rss_tree_mib(pid: int) -> float:
     return total / 1024
 
 
+def cpu_tree_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and all of its descendants."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick      # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def build_gallery(path: str, templates: int, people: int) -> list[bytes]:
     from faceprint import Engine, Gallery
     root = DATA / "lfw" / "lfw-deepfunneled"
@@ -75,24 +92,25 @@ def _inproc_worker(path: str, probes: list[bytes], seconds: float, threads: int,
     faiss.omp_set_num_threads(threads)
     with Gallery.open(path, engine=eng, readonly=True) as g:
         g.identify(eng.templates(probes[0]))
-        n, t0 = 0, time.perf_counter()
+        n, t0, cpu0 = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - t0 < seconds:
             g.identify(eng.templates(probes[n % len(probes)]), k=5)
             n += 1
-        out.put(n / (time.perf_counter() - t0))
+        out.put((n / (time.perf_counter() - t0), (time.process_time() - cpu0) * 1000 / max(n, 1)))
 
 
-def in_process(path: str, probes: list[bytes], seconds: float, procs: int) -> float:
+def in_process(path: str, probes: list[bytes], seconds: float, procs: int) -> tuple[float, float]:
+    """(identifications/s over all processes, CPU ms per identification)."""
     q = mp.get_context("spawn").Queue()
     threads = max(1, (os.cpu_count() or 1) // procs)
     ps = [mp.get_context("spawn").Process(target=_inproc_worker, args=(path, probes, seconds, threads, q))
           for _ in range(procs)]
     for p in ps:
         p.start()
-    rates = [q.get() for _ in ps]
+    results = [q.get() for _ in ps]
     for p in ps:
         p.join()
-    return sum(rates)
+    return sum(r for r, _ in results), float(np.mean([c for _, c in results]))
 
 
 async def load(url: str, key: str, probes: list[bytes], seconds: float, clients: int, pid: int) -> dict:
@@ -127,14 +145,17 @@ async def load(url: str, key: str, probes: list[bytes], seconds: float, clients:
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, headers={"x-api-key": key}, timeout=120, limits=limits) as c:
-        t0 = time.perf_counter()
+        t0, server_cpu0, client_cpu0 = time.perf_counter(), cpu_tree_s(pid), time.process_time()
         await asyncio.gather(sample_rss(), *[client(c, i) for i in range(clients)])
         elapsed = time.perf_counter() - t0
+        server_cpu, client_cpu = cpu_tree_s(pid) - server_cpu0, time.process_time() - client_cpu0
     a = np.asarray(lat)
     return {"requests": len(lat), "errors": errors, "status_codes": {str(k): v for k, v in codes.items()},
             "seconds": round(elapsed, 1), "requests_per_s": round(len(lat) / elapsed, 2),
             "latency_ms": {"p50": round(float(np.percentile(a, 50)), 1), "p95": round(float(np.percentile(a, 95)), 1),
                            "p99": round(float(np.percentile(a, 99)), 1)},
+            "cpu_ms_per_request": {"server": round(server_cpu * 1000 / max(len(lat), 1), 2),
+                                   "load_client": round(client_cpu * 1000 / max(len(lat), 1), 2)},
             "rss_mib": {"start": round(rss.get("start", 0), 1), "end": round(rss.get("end", 0), 1),
                         "growth": round(rss.get("end", 0) - rss.get("start", 0), 1)}}
 
@@ -159,19 +180,24 @@ def main() -> None:
     # The in-process baseline runs before and after the service (a sixth of its time each), so a
     # change in the machine's other load during the run weighs on both sides alike.
     base_s = max(5.0, args.seconds / 6)
-    before = in_process(path, probes, base_s, args.workers)
+    before, cpu_before = in_process(path, probes, base_s, args.workers)
     key = make_key(path, "recognize")
     s = Server([path], "--workers", str(args.workers), "--max-pending", str(4 * args.clients)).start()
     try:
         res = asyncio.run(load(s.url, key, probes, args.seconds, args.clients, s.proc.pid))
     finally:
         s.stop()
-    after = in_process(path, probes, base_s, args.workers)
+    after, cpu_after = in_process(path, probes, base_s, args.workers)
     base = (before + after) / 2
     print(f"in-process ({args.workers} processes): {before:.1f} before, {after:.1f} after the service, identifications/s")
     res["in_process_before_after"] = [round(before, 2), round(after, 2)]
     res["in_process_requests_per_s"] = round(base, 2)
     res["throughput_ratio"] = round(res["requests_per_s"] / base, 3)
+    # The load client shares the 2 cores; CPU per request is what the service costs on its own.
+    res["in_process_cpu_ms_per_request"] = round((cpu_before + cpu_after) / 2, 2)
+    res["cpu_efficiency_ratio"] = round(res["in_process_cpu_ms_per_request"] / res["cpu_ms_per_request"]["server"], 3)
+    res["load_client_cpu_share"] = round(res["cpu_ms_per_request"]["load_client"] / (
+        res["cpu_ms_per_request"]["load_client"] + res["cpu_ms_per_request"]["server"]), 3)
     print(res)
     save("service_load", {"command": "bench/service_load.py " + " ".join(sys.argv[1:]),
                           "gallery_templates": args.templates, "real_people": len(probes), "clients": args.clients,
