@@ -10,11 +10,12 @@ it would at a gate); measured on the LFW pairs.txt images of the given folds, cl
 another seed. --write stores the coefficients in src/faceprint/models/mask_classifier.json.
 
 Unmasking map (occlusion.unmask, --write stores models/unmask_sface.json): LFW people outside the
-given folds, split in two by name. Half A fits a linear map of raw masked SFace templates (synthetic
-masks, seeds 2-5) with a cosine-softmax loss towards the clean templates' identity centres; half B
-measures the FMR -> threshold table of mapped masked probes (seeds 2-3) against clean templates
-(every cross-identity pair, at most 10 photos per person, GPD tail as bench/calibrate.py), which
-occlusion.equalise uses to put masked scores on the clean scale.
+given folds. A linear map of raw masked SFace templates (synthetic masks, seeds 2-7) is fitted with
+a cosine-softmax loss towards the clean templates' identity centres. Its FMR -> threshold table
+(mapped masked probes, seeds 2-3, against clean templates; every cross-identity pair, at most 10
+photos per person, GPD tail as bench/calibrate.py) is cross-fitted: those people split in two
+halves by name, each half mapped by a map fitted on the other, the scores pooled. occlusion.equalise
+uses the table to put masked scores on the clean scale.
 
 Matching, LFW pairs.txt (the given folds): the second photo of each pair masked (seed 0), the first
 clean, as at a gate where enrolment photos are clean. Ways to score a pair:
@@ -53,7 +54,7 @@ from faceprint.match import threshold_at_fmr, threshold_for_fmr  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[1] / "src/faceprint/models"
 CLASSIFIER = MODELS / "mask_classifier.json"
-FIT_SEEDS, TABLE_SEEDS = (2, 3, 4, 5), (2, 3)
+FIT_SEEDS, TABLE_SEEDS = (2, 3, 4, 5, 6, 7), (2, 3)
 
 
 def template_set(engine, paths, cache, seed=None):
@@ -100,7 +101,9 @@ def fit_unmasking(masked: np.ndarray, identities: np.ndarray, clean: np.ndarray,
 
 
 def unmasking(engine: Engine, cache, test_people: set[str], write: bool) -> dict:
-    """Fit the map on half A of the LFW people outside the measured folds, table it on half B."""
+    """Fit the map on the LFW people outside the measured folds and table it by cross-fitting: the
+    people are split in two halves by name, each half's masked probes are mapped by a map fitted on
+    the other half, and the pooled non-mated scores make the table of the map fitted on both."""
     from faceprint import models
 
     raw = Engine(unmask=False)
@@ -108,42 +111,44 @@ def unmasking(engine: Engine, cache, test_people: set[str], write: bool) -> dict
     half = {name: "AB"[zlib.crc32(name.encode()) % 2] for name in people}
     photos = sorted(p for p in (DATA / "lfw").rglob("*.jpg") if p.parent.name in half)
     clean = templates(raw, photos, cache)
-    a = [p for p in photos if half[p.parent.name] == "A" and clean[p] is not None]
-    xs, ys, ts = [], [], []
-    for seed in FIT_SEEDS:
-        m = templates(raw, a, cache, seed)
-        keep = [p for p in a if m[p] is not None]
-        xs += [m[p] for p in keep]
-        ys += [p.parent.name for p in keep]
-        ts += [clean[p] for p in keep]
-    t0 = time.perf_counter()
-    w = fit_unmasking(np.vstack(xs), np.array(ys), np.vstack(ts))
-    fit_s = time.perf_counter() - t0
+    masked = {seed: templates(raw, photos, cache, seed) for seed in FIT_SEEDS}
+
+    def fit(halves: str) -> tuple[np.ndarray, int, int]:
+        rows = [(masked[seed][p], p.parent.name, clean[p]) for seed in FIT_SEEDS for p in photos
+                if half[p.parent.name] in halves and clean[p] is not None and masked[seed][p] is not None]
+        xs, ys, ts = zip(*rows)
+        return fit_unmasking(np.vstack(xs), np.array(ys), np.vstack(ts)), len(rows), len(set(ys))
 
     same_person = calibration.read_same_person(Path(__file__).with_name("lfw_label_noise.txt"))
-    b = [p for p in photos if half[p.parent.name] == "B" and clean[p] is not None]
-    ids = calibration.merge_identities(np.array([p.parent.name for p in b]), same_person)
-    keep = calibration.cap_per_identity(ids, 10)
-    b, ids = [b[i] for i in keep], ids[keep]
-    probes, probe_ids = [], []
-    for seed in TABLE_SEEDS:
-        m = templates(raw, b, cache, seed)
-        probes += [m[p] for p, i in zip(b, ids) if m[p] is not None]
-        probe_ids += [i for p, i in zip(b, ids) if m[p] is not None]
-    mapped = np.vstack(probes) @ w
-    mapped /= np.linalg.norm(mapped, axis=1, keepdims=True)
-    nm = calibration.nonmated_scores(mapped, np.array(probe_ids), gallery=np.vstack([clean[p] for p in b]),
-                                     gallery_identities=ids)
+    parts, probes_n, gallery_n = [], 0, 0
+    for fitted, tabled in ("AB", "BA"):
+        w_half = fit(fitted)[0]
+        b = [p for p in photos if half[p.parent.name] == tabled and clean[p] is not None]
+        ids = calibration.merge_identities(np.array([p.parent.name for p in b]), same_person)
+        keep = calibration.cap_per_identity(ids, 10)
+        b, ids = [b[i] for i in keep], ids[keep]
+        probes = [(masked[seed][p], i) for seed in TABLE_SEEDS for p, i in zip(b, ids) if masked[seed][p] is not None]
+        mapped = np.vstack([v for v, _ in probes]) @ w_half
+        mapped /= np.linalg.norm(mapped, axis=1, keepdims=True)
+        parts.append(calibration.nonmated_scores(mapped, np.array([i for _, i in probes]),
+                                                 gallery=np.vstack([clean[p] for p in b]), gallery_identities=ids))
+        probes_n, gallery_n = probes_n + len(probes), gallery_n + len(b)
+    top = np.argsort(-np.concatenate([n.top_scores for n in parts]))
+    nm = calibration.NonMated(np.concatenate([n.scores for n in parts]),
+                              np.vstack([n.top_pairs for n in parts])[top], np.concatenate([n.top_scores for n in parts])[top])
     table = calibration.calibrate(nm)
-    summary = {"fit_samples": len(xs), "fit_people": len({*ys}), "fit_seconds": round(fit_s, 1),
-               "table_probes": len(probes), "table_gallery": len(b), "table_nonmated_pairs": table["nonmated_pairs"],
+    t0 = time.perf_counter()
+    w, samples, fit_people = fit("AB")
+    summary = {"fit_samples": samples, "fit_people": fit_people, "fit_seconds": round(time.perf_counter() - t0, 1),
+               "table_probes": probes_n, "table_gallery": gallery_n, "table_nonmated_pairs": table["nonmated_pairs"],
                "masked_threshold_at_fmr_1e-3": table["threshold"][table["fmr"].index(1e-3)]}
     if write:
         spec = {"model": engine.model_id, "weights_sha256": models.get(engine.model_id).files["weights"]["sha256"],
-                "version": f"lin{len(xs)}-{zlib.crc32(w.round(6).tobytes()):08x}",
-                "source": "bench/masks.py --write: linear map fitted on synthetic masks (seeds 2-5) over LFW people "
-                          "outside pairs.txt folds 0-3 (half A by name); table of mapped masked probes against clean "
-                          "templates on the other half (B)",
+                "version": f"lin{samples}-{zlib.crc32(w.round(6).tobytes()):08x}",
+                "source": f"bench/masks.py --write: linear map fitted on synthetic masks (seeds {FIT_SEEDS[0]}-"
+                          f"{FIT_SEEDS[-1]}) over the LFW people outside pairs.txt folds 0-3; table of mapped masked "
+                          "probes against clean templates, cross-fitted (each half of those people mapped by a map "
+                          "fitted on the other half)",
                 "table": {k: table[k] for k in ("fmr", "threshold", "ci95", "source", "nonmated_pairs", "tail")},
                 "matrix": w.round(6).tolist()}
         (MODELS / f"unmask_{engine.model_id}.json").write_text(json.dumps(spec) + "\n")
