@@ -18,8 +18,8 @@ def compare(a: Template, b: Template) -> float:
         raise ModelMismatchError(
             f"templates come from different models ({a.model!r} and {b.model!r}); "
             "re-create both with the same embedder")
-    score = float(np.dot(a.vector, b.vector))
-    return equalised(score, a.model) if is_unmasked(a) or is_unmasked(b) else score
+    probe, other = (a, b) if is_unmasked(a) else (b, a)
+    return probe_score(probe, other.vector)
 
 
 def probe_score(probe: Template, vector: np.ndarray) -> float:

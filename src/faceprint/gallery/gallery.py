@@ -352,15 +352,18 @@ class Gallery:
         return {**counts, "model": self.model, "index": self.index.factory,
                 "indexed": self.index.count(), "seq": self.store.last_seq()}
 
-    def _vectors(self, probe) -> np.ndarray:
+    def _vectors(self, probe) -> tuple[np.ndarray, list[bool]]:
+        """The probes' unit vectors, and which of them are unmasked templates (their scores are
+        equalised, occlusion.equalise); raw vectors never are."""
         if isinstance(probe, Template):
             if self.model and probe.model != self.model:
                 raise ModelMismatchError(f"probe is a {probe.model!r} template; gallery holds {self.model!r}")
-            return probe.vector[None]
+            return probe.vector[None], [match.is_unmasked(probe)]
         if isinstance(probe, (list, tuple)) and probe and isinstance(probe[0], Template):
-            return np.vstack([self._vectors(t) for t in probe])
-        v = np.atleast_2d(np.asarray(probe, np.float32))
-        return l2_normalise(v)
+            parts = [self._vectors(t) for t in probe]
+            return np.vstack([v for v, _ in parts]), [f for _, fs in parts for f in fs]
+        v = l2_normalise(np.atleast_2d(np.asarray(probe, np.float32)))
+        return v, [False] * len(v)
 
     def search_batch(self, probes, k: int = 5) -> list[list[Match]]:
         """Ranked subjects per probe. A subject with several templates is scored by its mean
@@ -369,9 +372,7 @@ class Gallery:
         mean of the best two (bench/openset.py), and it keeps one comparison per subject, which is
         what the FPIR threshold assumes (with the best template, FPIR grows with templates per subject)."""
         self.sync()
-        vecs = self._vectors(probes)
-        listed = [probes] if isinstance(probes, Template) else list(probes) if isinstance(probes, (list, tuple)) else []
-        unmasked = [isinstance(p, Template) and match.is_unmasked(p) for p in listed] or [False] * len(vecs)
+        vecs, unmasked = self._vectors(probes)
         # Over-fetch templates so that k distinct subjects survive grouping by subject.
         kt = min(max(k * self._max_per_subject, k) + 8, 4096)
         scores, ids = self.index.search(vecs, kt)
