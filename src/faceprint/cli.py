@@ -113,9 +113,10 @@ def _skip(skipped: list[dict], item: str, exc: Exception) -> None:
 
 
 def _report_skipped(skipped: list[dict]) -> None:
-    """Once a batch has done something: one warning per input it could not use."""
+    """Once a batch has done something: one warning per input it could not use, naming it
+    unless the reason already does."""
     for s in skipped:
-        log.warning("skipped %s", s["reason"])
+        log.warning("skipped %s", s["reason"] if s["input"] in s["reason"] else f"{s['input']}: {s['reason']}")
 
 
 def _face_line(i: int, f: dict) -> str:
@@ -275,10 +276,11 @@ def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], forc
     done = 0
     for person in progress(people, desc="enrolling", unit="subject"):
         photos = sorted(f for f in person.iterdir() if f.is_file() and not f.name.startswith("."))
-        templates = []
+        templates, used = [], []
         for photo in photos:
             try:
                 templates.append(eng.template(photo))
+                used.append(photo)
             except FaceprintError as exc:
                 _skip(skipped, str(photo), exc)
         if templates:
@@ -287,7 +289,7 @@ def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], forc
             except FaceprintError as exc:
                 _skip(skipped, str(person), exc)
                 continue
-            skipped += [{"input": f"{person}: {s.input}", "reason": s.reason} for s in enr.skipped]
+            skipped += [{"input": str(used[s.index]), "reason": s.reason} for s in enr.skipped]
             done += 1
     return done
 
@@ -318,7 +320,7 @@ def cmd_enroll(args) -> int:
                                      + (skipped[0]["reason"] if skipped else "no photos"))
         else:
             enr = g.enroll(args.name, templates, metadata=metadata, force=args.force, best=args.best)
-            skipped += [{"input": s.input, "reason": s.reason} for s in enr.skipped]
+            skipped += [{"input": str(args.images[s.index]), "reason": s.reason} for s in enr.skipped]
             out = {"gallery": args.gallery, "subject": enr.subject.name, "subject_id": enr.subject.id,
                    "added_templates": len(enr.added), "templates": enr.subject.templates, "skipped": skipped}
             text = (f"enrolled {enr.subject.name!r} (subject {enr.subject.id}, {len(enr.added)} template(s) added, "
