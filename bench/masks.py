@@ -10,7 +10,8 @@ it would at a gate); measured on the LFW pairs.txt images of the given folds, cl
 another seed. --write stores the coefficients in src/faceprint/models/mask_classifier.json.
 
 Unmasking map (occlusion.unmask, --write stores models/unmask_sface.json): LFW people outside the
-given folds. A linear map of raw masked SFace templates (synthetic masks, seeds 2-7) is fitted with
+given folds. A linear map of raw masked SFace templates (synthetic masks, seeds 2-7; the faces aligned
+on occlusion.steadied landmarks, as the engine aligns them) is fitted with
 a cosine-softmax loss towards the clean templates' identity centres. Its FMR -> threshold table
 (mapped masked probes, seeds 2-3, against clean templates; every cross-identity pair, at most 10
 photos per person, GPD tail as bench/calibrate.py) is cross-fitted: those people split in two
@@ -146,7 +147,8 @@ def unmasking(engine: Engine, cache, test_people: set[str], write: bool) -> dict
         spec = {"model": engine.model_id, "weights_sha256": models.get(engine.model_id).files["weights"]["sha256"],
                 "version": f"lin{samples}-{zlib.crc32(w.round(6).tobytes()):08x}",
                 "source": f"bench/masks.py --write: linear map fitted on synthetic masks (seeds {FIT_SEEDS[0]}-"
-                          f"{FIT_SEEDS[-1]}) over the LFW people outside pairs.txt folds 0-3; table of mapped masked "
+                          f"{FIT_SEEDS[-1]}; faces aligned on occlusion.steadied landmarks) over the LFW people "
+                          "outside pairs.txt folds 0-3; table of mapped masked "
                           "probes against clean templates, cross-fitted (each half of those people mapped by a map "
                           "fitted on the other half)",
                 "table": {k: table[k] for k in ("fmr", "threshold", "ci95", "source", "nonmated_pairs", "tail")},

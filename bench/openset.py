@@ -1,7 +1,7 @@
 """Open-set 1:N on LFW: strangers against the default decision, FPIR calibration check at 1K/10K/100K,
 and single- vs multi-photo enrolment with three subject scores.
 
-    .venv/bin/python bench/openset.py [--parts strangers,lfw,dup,fpir]
+    .venv/bin/python bench/openset.py [--parts strangers,lfw,dup,fpir]   # also: --parts depth
 
 strangers  2,000 people (seeded) enrolled with their first photo through a real Gallery (SQLite +
            FAISS Flat); 300 photos of 300 other people; `Gallery.identify` with its defaults (FPIR
@@ -13,6 +13,8 @@ fpir       The FMR -> threshold table is fitted (bench/calibrate.py's method: at
            were never in the fit). Observed FPIR at the thresholds the A-only table gives for targets
            0.01 and 0.001, with a 95% Poisson interval. LFW holds 13,233 photos, so 100K would need
            90K templates of other faces; see the README for why that was not measured here.
+depth      (only when asked: --parts depth, openset_depth.json) How deep below its data the table's
+           GPD tail holds, as far as LFW can measure it: see tail_depth_check.
 lfw        LFW open set: one photo of each person with 2+ photos enrolled (the first in file order;
            the first the enrolment gate accepts; the best quality, as `enroll --best 1`), their other
            photos are mated probes, the 4,069 one-photo people non-mated probes. FNIR at FPIR 0.01 (threshold set
@@ -112,16 +114,72 @@ def strangers(paths, vecs, ids, model_id: str, n_gallery: int = 2000, n_stranger
 
 
 # -- FPIR at gallery size ----------------------------------------------------------------------
+def identity_halves(ids: np.ndarray) -> tuple[np.ndarray, list[set]]:
+    """The identities in a seeded random order, and that order's two halves."""
+    people = np.unique(ids)
+    np.random.default_rng(0).shuffle(people)
+    return people, [set(people[: len(people) // 2]), set(people[len(people) // 2:])]
+
+
+def tail_depth_check(vecs, ids, share: float = 0.01, fit_cap: int = 10, below: tuple[int, ...] = (2, 3, 4)) -> dict:
+    """How many decades below its tail level the GPD extrapolation holds, where that can be
+    measured. The table is fitted on `share` of one half's cross-identity pairs, with the tail level
+    moved up by as much (FMR 1e-2 instead of 1e-4: as many exceedances as the full fit has); the
+    thresholds it gives `below` decades under that level are checked against all the other half's
+    pairs. Two ways to take the share: a random 1% of the pairs of all the half's people (the depth
+    of the extrapolation alone), or all pairs of 10% of its people (depth plus the person-to-person
+    variation a small fit also has). The shipped table reads 100K subjects at FPIR 0.01 / 0.001
+    (FMR 1e-7 / 1e-8) 3 / 4 decades under its level."""
+    people, halves = identity_halves(ids)
+    capped = calibration.cap_per_identity(ids, fit_cap)
+    tail_rate = 1e-4 / share
+    rng = np.random.default_rng(0)
+    out: dict = {"share_of_pairs": share, "tail_rate": tail_rate}
+    for sample in ("pairs", "identities"):
+        hits: dict[int, int] = dict.fromkeys(below, 0)
+        pairs, directions = 0, []
+        for fit, other in (halves, halves[::-1]):
+            if sample == "identities":
+                few = set([p for p in people if p in fit][: int(len(fit) * share ** 0.5)])
+                rows = capped[[ids[i] in few for i in capped]]
+                nm = calibration.nonmated_scores(vecs[rows], ids[rows])
+            else:
+                rows = capped[[ids[i] in fit for i in capped]]
+                scores = calibration.nonmated_scores(vecs[rows], ids[rows]).scores
+                scores = scores[rng.random(len(scores)) < share]
+                top = np.sort(scores)[::-1][:200]
+                nm = calibration.NonMated(scores, np.zeros((len(top), 2), int), top)
+            table = calibration.calibrate(nm, tail_rate=tail_rate, bootstrap=20)
+            rows_test = capped[[ids[i] in other for i in capped]]
+            test = calibration.nonmated_scores(vecs[rows_test], ids[rows_test]).scores
+            fmrs, thrs = np.log10(table["fmr"]), np.asarray(table["threshold"])
+            row = {"fit_pairs": table["nonmated_pairs"], "tail_exceedances": table["tail"]["exceedances"],
+                   "test_pairs": int(len(test)), "thresholds": {}}
+            for d in below:
+                f = tail_rate * 10.0 ** -d
+                t = float(np.interp(np.log10(f), fmrs[::-1], thrs[::-1]))
+                k = int((test >= t).sum())
+                hits[d] += k
+                row["thresholds"][str(d)] = {"fmr": f, "threshold": round(t, 5), "false_matches": k,
+                                             "ratio_to_target": k / len(test) / f}
+            pairs += len(test)
+            directions.append(row)
+        out[sample] = {"directions": directions, "decades_below_tail_level": {
+            str(d): {"target_fmr": tail_rate * 10.0 ** -d, "false_matches": hits[d], "pairs": pairs,
+                     "observed_fmr": hits[d] / pairs, "ci95": poisson_ci(hits[d], pairs),
+                     "ratio_to_target": hits[d] / pairs / (tail_rate * 10.0 ** -d)} for d in below}}
+        print("tail depth,", sample, {d: [round(r["thresholds"][str(d)]["ratio_to_target"], 2) for r in directions]
+                                      for d in below})
+    return out
+
+
 def fpir_check(vecs, ids, sizes=(1_000, 3_000, 10_000), targets=(0.01, 0.001), per_identity: int = 5,
                fit_cap: int | None = 10) -> dict:
     """Both ways round: fit on one half's identities only; probes: up to `per_identity` photos of
     each of some other-half identities (else George W. Bush's 530 photos, against his brother in
     the gallery, would be a sixth of all strangers); galleries: the other-half's remaining photos
     first, then the fit half's photos (their comparisons with the probes were never in the fit)."""
-    rng = np.random.default_rng(0)
-    people = np.unique(ids)
-    rng.shuffle(people)
-    halves = [set(people[: len(people) // 2]), set(people[len(people) // 2:])]
+    people, halves = identity_halves(ids)
     out = {"probes_per_identity": per_identity, "directions": [], "sizes": {}}
     tops: dict[int, list[np.ndarray]] = {n: [] for n in sizes}
     thresholds: dict[int, dict[float, list[float]]] = {n: {f: [] for f in targets} for n in sizes}
@@ -292,6 +350,8 @@ def main() -> None:
         print("near duplicates", out["near_duplicates"])
     if "fpir" in parts:
         out["fpir_calibration_check"] = fpir_check(vecs, ids)
+    if "depth" in parts:
+        out["tail_depth_check"] = tail_depth_check(vecs, ids)
     save("openset_" + "_".join(parts), {"protocol": __doc__.strip().split("\n\n")[1], **out})
 
 

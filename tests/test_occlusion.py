@@ -59,6 +59,32 @@ def test_masked_stranger_is_reported_masked_and_not_enrolled(engine, fr, lfw, tm
         assert r.to_dict()["masked"] is True and np.isfinite(r.threshold)
 
 
+def test_masked_faces_are_aligned_on_steadied_landmarks(engine, lfw):
+    """30 LFW photos under a mask: the landmarks a masked face is aligned on (occlusion.steadied)
+    are nearer those of the same photo without the mask than the detector's first guess, and its
+    raw template nearer the clean one; a clean face keeps the detector's landmarks."""
+    from faceprint import Engine
+
+    unsteady = Engine(unmask=False, steady_masked=False)
+    steady = Engine(unmask=False)
+    err = {"detected": [], "steadied": []}
+    closer = 0
+    for i, path in enumerate(lfw_photos(lfw, 30)):
+        img = cv2.imread(str(path))
+        clean = steady.template(img, select="center")
+        truth = clean.face.landmarks
+        found = steady.detect(img)
+        assert np.array_equal(truth, found[pick_face(found, img.shape, "center")].landmarks)
+        probe_img = masked(engine, img, SHAPES[i % 3], list(COLOURS)[i % len(COLOURS)])
+        before, after = (e.template(probe_img, select="center") for e in (unsteady, steady))
+        eyes = float(np.linalg.norm(truth[0] - truth[1]))
+        err["detected"].append(np.linalg.norm(before.face.landmarks - truth, axis=1).mean() / eyes)
+        err["steadied"].append(np.linalg.norm(after.face.landmarks - truth, axis=1).mean() / eyes)
+        closer += float(after.vector @ clean.vector) > float(before.vector @ clean.vector)
+    assert np.median(err["steadied"]) < 0.85 * np.median(err["detected"]), err
+    assert closer >= 18, closer
+
+
 def test_masked_probe_is_unmasked_and_scored_on_the_clean_scale(engine, fr, lfw, tmp_path):
     """A masked face's template is mapped towards its clean face (occlusion.unmask) and its scores
     are equalised wherever they are made (verify, gallery search), so the default thresholds apply."""

@@ -32,6 +32,11 @@ def pick_face(faces: list[Face], image_shape: tuple[int, ...], select: str = "la
     raise ValueError(f"select must be one of {SELECTIONS}, not {select!r}")
 
 
+def _main_crop(crop):
+    """A fused embedder's crop is one per part model; quality and the mask classifier read the first."""
+    return crop[0] if isinstance(crop, tuple) else crop
+
+
 class Engine:
     """Detect, align, embed and compare faces with models from the registry (no downloads).
 
@@ -42,6 +47,9 @@ class Engine:
     threshold: decision threshold for verify(); default is the model's calibrated one.
     unmask: map the template of a face the mask classifier calls masked towards the clean face's,
     where the model has a fitted map (occlusion.unmask; its scores are equalised when compared).
+    steady_masked: align such a face on landmarks detected again on a cut-out of it at a fixed
+    size and its mirror image (occlusion.steadied): the detector's first landmarks under a mask
+    are noisy. The Template's face then holds the landmarks it was aligned on.
     runtime: "openvino", "onnxruntime" or "opencv" for the detector and ONNX embedders; default the
     fastest installed (runtime.RUNTIMES order).
     threads: the runtime's own thread count per model (and OpenCV's process-wide pool, used for image
@@ -50,7 +58,7 @@ class Engine:
 
     def __init__(self, detector: str = "yunet", embedder: str = "sface", *, runtime: str | None = None,
                  threads: int | None = None, flip: bool | None = None, threshold: float | None = None,
-                 limits: Limits = DEFAULT_LIMITS, unmask: bool = True):
+                 limits: Limits = DEFAULT_LIMITS, unmask: bool = True, steady_masked: bool = True):
         if threads is not None:
             cv2.setNumThreads(int(threads))
         self.runtime = runtimes.resolve(runtime)
@@ -63,6 +71,7 @@ class Engine:
         self.model_id = self.embedder.name + (":flip" if self.flip else "")
         self._threshold = threshold
         self.unmask = unmask
+        self.steady_masked = steady_masked
 
     @property
     def threshold(self) -> float:
@@ -118,19 +127,30 @@ class Engine:
                    sources: list[str | None]) -> list[list[Template]]:
         """Templates of the given faces of several photos, all embedded in one batched call."""
         crops = [self.embedder.crops(img, fs) for img, fs in zip(images, faces)]
+        # P(masked) where the classifier can read the crop (112x112 aligned), else None.
+        masked = [occlusion.mask_probability([_main_crop(c) for c in cs])
+                  if cs and _main_crop(cs[0]).shape[:2] == (112, 112) else None for cs in crops]
+        if self.steady_masked:
+            for i, p in enumerate(masked):
+                if p is not None and np.any(p >= occlusion.UNMASK_AT):
+                    steady = occlusion.steadied(self.detector, images[i], [f for f, q in zip(faces[i], p)
+                                                                          if q >= occlusion.UNMASK_AT])
+                    it = iter(steady)
+                    faces[i] = [next(it) if q >= occlusion.UNMASK_AT else f for f, q in zip(faces[i], p)]
+                    crops[i] = self.embedder.crops(images[i], faces[i])
         flat = [c for cs in crops for c in cs]
         vectors, norms = embed_crops_and_norms(self.embedder, flat, flip=self.flip)
         it = iter(zip(vectors, norms))
-        return [[self._template(face, crop, *next(it), source) for face, crop in zip(fs, cs)]
-                for fs, cs, source in zip(faces, crops, sources)]
+        return [[self._template(face, _main_crop(crop), *next(it), source, None if p is None else float(p[k]))
+                 for k, (face, crop) in enumerate(zip(fs, cs))]
+                for fs, cs, source, p in zip(faces, crops, sources, masked)]
 
-    def _template(self, face: Face, crop, vec: np.ndarray, norm: float, source: str | None) -> Template:
-        if isinstance(crop, tuple):          # a fused embedder: one crop per part model
-            crop = crop[0]
+    def _template(self, face: Face, crop: np.ndarray, vec: np.ndarray, norm: float, source: str | None,
+                  masked: float | None) -> Template:
         spec = self.embedder.spec
         norm_range = spec.extra.get("quality_norm") if spec else None
-        q, detail = quality.assess(face, crop if crop.shape[:2] == (112, 112) else None,
-                                   norm=float(norm) if norm_range else None, norm_range=norm_range)
+        q, detail = quality.assess(face, crop if masked is not None else None,
+                                   norm=float(norm) if norm_range else None, norm_range=norm_range, masked=masked)
         mapped = occlusion.unmask(vec, self.model_id, detail["masked"]) if self.unmask and "masked" in detail else None
         if mapped is not None:
             vec, detail["unmasked"] = mapped, 1.0

@@ -43,9 +43,11 @@ def sharpness(crop: np.ndarray) -> float:
 
 
 def assess(face: Face, crop: np.ndarray | None = None, *, norm: float | None = None,
-           norm_range: tuple[float, float] | list[float] | None = None) -> tuple[float, dict[str, float]]:
+           norm_range: tuple[float, float] | list[float] | None = None,
+           masked: float | None = None) -> tuple[float, dict[str, float]]:
     """(score, detail). norm / norm_range: the raw embedding norm and the model's (useless, good)
-    norms from its manifest entry ("quality_norm"), mapped linearly to 0..1."""
+    norms from its manifest entry ("quality_norm"), mapped linearly to 0..1. masked: P(masked) of
+    the crop where the caller has it already."""
     size = eye_distance(face)
     detail = {
         "eye_distance_px": round(size, 1),
@@ -60,7 +62,8 @@ def assess(face: Face, crop: np.ndarray | None = None, *, norm: float | None = N
         detail["sharpness"] = 0.5 + 0.5 * min(1.0, sharp / GOOD_SHARPNESS)
         # Not a factor of the score: a masked face can be sharp and well lit, and the decision
         # threshold holds the false-match rate for masked probes too (README, "Masked faces").
-        detail["masked"] = round(float(mask_probability([crop])[0]), 3)
+        p = mask_probability([crop])[0] if masked is None else masked
+        detail["masked"] = round(float(p), 3)
     if norm is not None and norm_range:
         lo, good = (float(v) for v in norm_range)
         detail["embedding_norm"] = round(float(norm), 3)

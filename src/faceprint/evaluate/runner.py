@@ -28,6 +28,8 @@ def pipeline_key(engine: Engine, select: str, transform_key: str = "") -> str:
         spec = component.spec
         if spec is not None and "weights" in spec.files:
             parts.append(f"{spec.package}=={spec.package_version}:{spec.files['weights']['sha256'][:12]}")
+    if engine.steady_masked:
+        parts.append(f"steady={occlusion.STEADY_VERSION}@{occlusion.UNMASK_AT}")
     if engine.unmask and (version := occlusion.unmasking_version(engine.model_id)):
         parts.append(f"unmask={version}")
     if transform_key:
