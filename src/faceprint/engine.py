@@ -133,10 +133,8 @@ class Engine:
         if self.steady_masked:
             for i, p in enumerate(masked):
                 if p is not None and np.any(p >= occlusion.UNMASK_AT):
-                    steady = occlusion.steadied(self.detector, images[i], [f for f, q in zip(faces[i], p)
-                                                                          if q >= occlusion.UNMASK_AT])
-                    it = iter(steady)
-                    faces[i] = [next(it) if q >= occlusion.UNMASK_AT else f for f, q in zip(faces[i], p)]
+                    faces[i] = [occlusion.steadied(self.detector, images[i], f) if q >= occlusion.UNMASK_AT else f
+                                for f, q in zip(faces[i], p)]
                     crops[i] = self.embedder.crops(images[i], faces[i])
         flat = [c for cs in crops for c in cs]
         vectors, norms = embed_crops_and_norms(self.embedder, flat, flip=self.flip)

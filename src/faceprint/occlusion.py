@@ -145,32 +145,28 @@ def equalise(scores, model_id: str) -> np.ndarray:
     return np.interp(s, np.r_[-1.0, masked, 1.0], np.r_[-1.0, clean, 1.0])
 
 
-def steadied(detector, image: np.ndarray, faces: list[Face]) -> list[Face]:
-    """These faces of this image with their landmarks found again at the detector's steadiest scale:
-    each face is cut out around its landmarks at STEADY_EYES px between the eyes, detected there and
-    in the mirror image of that cut-out, and the two estimates averaged (a face found in neither
-    keeps its own landmarks)."""
+def steadied(detector, image: np.ndarray, face: Face) -> Face:
+    """This face of this image with its landmarks found again at the detector's steadiest scale: cut
+    out around its landmarks at STEADY_EYES px between the eyes, detected there and in the mirror
+    image of that cut-out, the two estimates averaged (found in neither, it keeps its own)."""
     from dataclasses import replace
 
     side = max(160, 6 * STEADY_EYES)       # room for the whole head: the detector needs context
-    out = []
-    for f in faces:
-        lm = f.landmarks.astype(np.float64)
-        scale = STEADY_EYES / max(float(np.linalg.norm(lm[0] - lm[1])), 1.0)
-        shift = side / 2 - scale * lm.mean(0)
-        m = np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]]])
-        cut = cv2.warpAffine(image, m, (side, side), borderMode=cv2.BORDER_REPLICATE,
-                             flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        found = []
-        for mirrored, found_in in zip((False, True), detector.detect([cut, np.ascontiguousarray(cut[:, ::-1])])):
-            near = [g for g in found_in if np.linalg.norm(g.landmarks.mean(0) - side / 2) < STEADY_EYES]
-            if near:
-                g = min(near, key=lambda g: float(np.linalg.norm(g.landmarks.mean(0) - side / 2))).landmarks
-                if mirrored:
-                    g = g[_MIRRORED] * [-1.0, 1.0] + [side - 1, 0.0]
-                found.append((g - shift) / scale)
-        out.append(replace(f, landmarks=np.mean(found, 0).astype(np.float32)) if found else f)
-    return out
+    lm = face.landmarks.astype(np.float64)
+    scale = STEADY_EYES / max(float(np.linalg.norm(lm[0] - lm[1])), 1.0)
+    shift = side / 2 - scale * lm.mean(0)
+    m = np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]]])
+    cut = cv2.warpAffine(image, m, (side, side), borderMode=cv2.BORDER_REPLICATE,
+                         flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    found = []
+    for mirrored, faces in zip((False, True), detector.detect([cut, np.ascontiguousarray(cut[:, ::-1])])):
+        off_centre = [float(np.linalg.norm(g.landmarks.mean(0) - side / 2)) for g in faces]
+        if faces and min(off_centre) < STEADY_EYES:
+            g = faces[int(np.argmin(off_centre))].landmarks
+            if mirrored:
+                g = g[_MIRRORED] * [-1.0, 1.0] + [side - 1, 0.0]
+            found.append((g - shift) / scale)
+    return replace(face, landmarks=np.mean(found, 0).astype(np.float32)) if found else face
 
 
 def mask_probability(crops: list[np.ndarray]) -> np.ndarray:
