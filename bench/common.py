@@ -5,6 +5,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FACEPRINT_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "bench" / "results"
+if str(ROOT / "src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "src"))
 
 
 def machine() -> dict:
@@ -30,7 +33,41 @@ def machine() -> dict:
     except (ValueError, OSError):
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem, "python": platform.python_version(),
-            "platform": platform.platform()}
+            "platform": platform.platform(), "cpu_info": cpu_info()}
+
+
+# The caps that make this machine run the code an older CPU would: oneDNN and OpenVINO's own kernels
+# (both must be set, each library reads its own), FAISS's dynamic dispatch. Read once at library load,
+# so emulate_isa() re-executes the benchmark with them set.
+ISA_CAPS = {"avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "OV_CPU_MAX_ISA": "AVX2", "FAISS_SIMD_LEVEL": "AVX2"}}
+
+
+def cpu_info() -> dict:
+    """CPU model, its instruction sets (AVX2, AVX-512 F/VNNI/BF16, AMX), the CPU class the figures
+    stand for ("avx2 (emulated)" under emulate_isa) and what OpenVINO and FAISS actually use."""
+    from dataclasses import asdict
+
+    from faceprint.runtime import cpu_report
+    report = cpu_report()
+    return {**asdict(report), "class": report.cpu_class, "emulated": bool(report.caps)}
+
+
+def emulate_isa() -> str | None:
+    """`--isa avx2` on the command line: re-run this process with the AVX2 caps (call it before
+    OpenVINO or FAISS is imported). Returns the emulated class, or None for the native one."""
+    argv = sys.argv[1:]
+    isa = next((a.split("=", 1)[1] for a in argv if a.startswith("--isa=")), None)
+    if "--isa" in argv and argv.index("--isa") + 1 < len(argv):
+        isa = argv[argv.index("--isa") + 1]
+    if isa in (None, "native"):
+        return None
+    if isa not in ISA_CAPS:
+        sys.exit(f"--isa must be native or one of {', '.join(ISA_CAPS)}, not {isa!r}")
+    caps = ISA_CAPS[isa]
+    if any(os.environ.get(k) != v for k, v in caps.items()):
+        os.environ.update(caps)
+        os.execv(sys.executable, [sys.executable, *sys.argv])
+    return isa
 
 
 def commit() -> str:

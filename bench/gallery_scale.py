@@ -1,6 +1,7 @@
 """1:N search at scale: FAISS index configurations vs numpy brute force, in one run.
 
     .venv/bin/python bench/gallery_scale.py [--sizes 10000,100000,1000000] [--queries 500] [--ten-million]
+        [--indexes "Flat;PQ32x4fs,RFlat"] [--isa avx2]
 
 Gallery = random unit vectors (filler) + real LFW SFace templates (the first image of every person
 with 2+ images, 1,680 mates); probes = other LFW images of those people, so recall@1 is measured on
@@ -11,30 +12,35 @@ Also: the full Gallery.add_templates bulk path (SQLite store + index) at the lar
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import faiss
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DATA, emulate_isa, median_ms, p99_ms, save  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from common import DATA, median_ms, p99_ms, save  # noqa: E402
+ISA = emulate_isa()        # before FAISS loads: --isa avx2 runs FAISS's AVX2 kernels
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import faiss  # noqa: E402
+import numpy as np  # noqa: E402
 
 from faceprint import Engine  # noqa: E402
 from faceprint.evaluate.cache import TemplateCache  # noqa: E402
 from faceprint.evaluate.protocols import identification_split, identity_folders  # noqa: E402
 from faceprint.evaluate.runner import image_templates  # noqa: E402
 from faceprint.gallery import Gallery  # noqa: E402
-from faceprint.gallery.index_faiss import FaissIndex  # noqa: E402
+from faceprint.gallery.index_faiss import LARGE_GALLERY_INDEX, LARGE_GALLERY_PARAMS, FaissIndex  # noqa: E402
 
 # Each index is built once and searched with each of its parameter settings.
 CONFIGS = [("Flat", [None]), ("HNSW32", ["efSearch=64", "efSearch=256"]),
            ("IVF1024,Flat", ["nprobe=32", "nprobe=128"]),
-           ("PQ32x4fs,RFlat", ["k_factor_rf=32"]), ("PQ64x4fs,RFlat", ["k_factor_rf=8", "k_factor_rf=32"])]
+           ("IVF256,PQ64x4fs,RFlat", ["nprobe=32,k_factor_rf=32", "nprobe=64,k_factor_rf=32"]),
+           ("PQ32x4fs,RFlat", ["k_factor_rf=32", "k_factor_rf=128", "k_factor_rf=256", "k_factor_rf=512"]),
+           ("PQ64x4fs,RFlat", ["k_factor_rf=8", "k_factor_rf=32"])]
 
 
 def rss_mib() -> float:
@@ -72,7 +78,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=500)
-    ap.add_argument("--ten-million", action="store_true", help="also 10M templates with IVF4096,PQ32")
+    ap.add_argument("--ten-million", action="store_true", help="also 10M templates with the large-gallery index")
+    ap.add_argument("--indexes", help="';'-separated factory strings to run (default: all of CONFIGS)")
+    ap.add_argument("--isa", default="native", help="native, or avx2 (emulated: FAISS_SIMD_LEVEL=AVX2)")
     args = ap.parse_args()
     mates, queries = real_templates(args.queries)
     mate_vecs = np.vstack([v for _, v in mates])
@@ -82,17 +90,19 @@ def main() -> None:
     truth_mate = np.array([mate_row.get(n, -1) for n, _ in queries])
     results = []
     sizes = [int(s) for s in args.sizes.split(",")]
-    configs = {s: list(CONFIGS) for s in sizes}
+    wanted = [w.strip() for w in args.indexes.split(";")] if args.indexes else None
+    chosen = [c for c in CONFIGS if wanted is None or c[0] in wanted]
+    configs = {s: chosen for s in sizes}
     if args.ten_million:
         sizes.append(10_000_000)
-        configs[10_000_000] = [("PQ64x4fs,RFlat", ["k_factor_rf=32"])]
+        configs[10_000_000] = [(LARGE_GALLERY_INDEX, [LARGE_GALLERY_PARAMS])]
     for n in sizes:
         base = np.vstack([mate_vecs, fillers(n - len(mate_vecs), dim, seed=n)]) if n <= 2_000_000 else None
         ids = np.arange(n, dtype=np.int64)
         exact_top1 = None
         if base is not None:
             faiss.omp_set_num_threads(1)
-            brute = single_query_ms(lambda x: int(np.argmin(np.linalg.norm(base - x, axis=1))), q[:50])
+            brute = single_query_ms(lambda x, b=base: int(np.argmin(np.linalg.norm(b - x, axis=1))), q[:50])
             faiss.omp_set_num_threads(os.cpu_count())
             exact = faiss.IndexFlatIP(dim)
             exact.add(base)
@@ -127,7 +137,7 @@ def main() -> None:
             for params in param_list:
                 idx.set_search_params(params)
                 faiss.omp_set_num_threads(1)
-                lat = single_query_ms(lambda x: idx.search(x, 1), q)
+                lat = single_query_ms(lambda x, i=idx: i.search(x, 1), q)
                 faiss.omp_set_num_threads(os.cpu_count())
                 t0 = time.perf_counter()
                 _, top = idx.search(q, 1)
@@ -150,19 +160,21 @@ def main() -> None:
     names = [n_ for n_, _ in mates] + [f"filler{i}" for i in range(n - len(mates))]
     bulk = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for factory, params in (("Flat", None), ("PQ64x4fs,RFlat", "k_factor_rf=32")):
+        for factory, params in (("Flat", None), (LARGE_GALLERY_INDEX, LARGE_GALLERY_PARAMS)):
             t0 = time.perf_counter()
             g = Gallery.open(Path(tmp) / f"bulk{factory[:2]}.db", index=factory, search_params=params, create=True)
             g.add_templates(names, vecs)
             add_s = time.perf_counter() - t0
             faiss.omp_set_num_threads(1)
-            lat = single_query_ms(lambda x: g.search(x, k=5), q[:200])
+            lat = single_query_ms(lambda x, g=g: g.search(x, k=5), q[:200])
             faiss.omp_set_num_threads(os.cpu_count())
             g.close()
             bulk[factory] = {"templates": n, "bulk_add_s": round(add_s, 1), "gallery_search_median_ms": median_ms(lat),
                              "gallery_search_p99_ms": p99_ms(lat)}
             print("Gallery.add_templates", factory, bulk[factory])
-    save("gallery_scale", {"doc": __doc__.strip().split("\n\n")[1], "dim": dim, "queries": len(q),
+    save("gallery_scale" + (f"_{ISA}_emulated" if ISA else ""), {
+        "doc": __doc__.strip().split("\n\n")[1], "dim": dim, "queries": len(q), "isa": ISA or "native",
+        "large_gallery_default": f"{LARGE_GALLERY_INDEX} ({LARGE_GALLERY_PARAMS})",
                            "mates": len(mates), "results": results, "gallery_bulk": bulk})
 
 

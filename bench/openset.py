@@ -47,7 +47,7 @@ from faceprint.evaluate import calibration, metrics  # noqa: E402
 from faceprint.evaluate.cache import TemplateCache  # noqa: E402
 from faceprint.evaluate.protocols import identity_folders  # noqa: E402
 from faceprint.evaluate.runner import image_templates  # noqa: E402
-from faceprint.match import fmr_for_fpir, threshold_for_fpir  # noqa: E402
+from faceprint.scoring import fmr_for_fpir, threshold_for_fpir  # noqa: E402
 
 LABEL_NOISE = Path(__file__).with_name("lfw_label_noise.txt")
 LFW = DATA / "lfw" / "lfw-deepfunneled"
@@ -93,7 +93,7 @@ def strangers(paths, vecs, ids, model_id: str, n_gallery: int = 2000, n_stranger
             res_s = g.identify([Template(vecs[i], model_id) for i in strange], k=5)
             res_m = g.identify([Template(vecs[i], model_id) for i in mated], k=5)
             ms = (time.perf_counter() - t0) * 1000 / (len(strange) + len(mated))
-    from faceprint.match import threshold_for_fmr
+    from faceprint.scoring import threshold_for_fmr
     old = threshold_for_fmr(model_id, 1e-3)
     top_s = np.array([r.candidates[0].score for r in res_s])
     rank1 = np.array([r.candidates[0].subject.name == ids[i] for r, i in zip(res_m, mated)])

@@ -275,3 +275,89 @@ class MJPEGServer:
     def done(self) -> bool:
         import time
         return self.t0 is not None and time.time() - self.t0 > len(self.jpegs) / self.fps
+
+
+def check_outcomes(clip: Clip, events: list[dict]) -> None:
+    """Each enrolled person recognised once as themselves, each other person reported unknown once,
+    and no decision placed where nobody was."""
+    per = clip.score(events)
+    for a, got in zip(clip.appearances, per):
+        if a.enrolled:
+            assert got["recognized"] == [a.name], f"{a.name}{' (masked)' if a.masked else ''}: {got}"
+        else:
+            assert got["recognized"] == [], f"{a.name} is not enrolled but was recognised: {got}"
+            assert got["unknown"] == [None], f"{a.name}: expected one unknown event, got {got}"
+    placed = sum(len(g["recognized"]) + len(g["unknown"]) for g in per)
+    decisions = [e for e in events if e["event"] in ("recognized", "unknown")]
+    assert placed == len(decisions), "an event belongs to no appearance (a face where nobody was)"
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def rtsp_server_missing() -> str | None:
+    """Why GStreamer's RTSP server cannot run here (None: it can)."""
+    import subprocess
+    probe = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
+             "from gi.repository import Gst; Gst.init(None); "
+             "assert Gst.ElementFactory.find('rtpjpegpay') and Gst.ElementFactory.find('appsrc'), 'plugins'")
+    try:
+        r = subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, text=True, timeout=30, check=False)
+    except OSError as exc:
+        return f"{SYSTEM_PYTHON}: {exc}"
+    if r.returncode:
+        return ("GStreamer's RTSP server is not installed (apt-get install python3-gi "
+                "gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good): "
+                + (r.stderr.strip().splitlines() or ["?"])[-1])
+    return None
+
+
+class RTSPCamera:
+    """A camera on 127.0.0.1 speaking RTSP: tests/rtsp_camera.py (GStreamer's RTSP server, run by the
+    system python3) serves the clip as RTP/JPEG at real-time pace. The clip clock starts with the
+    first client and keeps running while the server is down, as a camera's would: stop() kills the
+    server, start() brings it back on the same port."""
+
+    def __init__(self, clip: Clip, folder: Path, *, quality: int = 85):
+        import socket
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, (_, img) in enumerate(clip.frames()):
+            cv2.imwrite(str(folder / f"{i:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        self.folder, self.fps, self.size = folder, clip.fps, (clip.w, clip.h)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.epoch: float | None = None
+        self._proc = None
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/camera"
+
+    def start(self) -> RTSPCamera:
+        import subprocess
+        import threading
+        script = Path(__file__).with_name("rtsp_camera.py")
+        self._proc = proc = subprocess.Popen(
+            [SYSTEM_PYTHON, str(script), "--port", str(self.port), "--frames", str(self.folder),
+             "--fps", str(round(self.fps)), "--epoch", repr(self.epoch or 0.0),
+             "--width", str(self.size[0]), "--height", str(self.size[1])],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if proc.stdout.readline().strip() != "listening":
+            proc.kill()
+            raise RuntimeError(f"the RTSP server did not start on port {self.port}")
+
+        def read_epoch():
+            for line in proc.stdout:
+                if line.startswith("epoch ") and self.epoch is None:
+                    self.epoch = float(line.split()[1])
+
+        threading.Thread(target=read_epoch, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Kill the server (no goodbye to its clients, as when a camera loses power)."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(5)
+            self._proc = None

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -18,6 +19,7 @@ def test_verify_json(fr, engine, tmp_path):
     assert out["image_a"]["masked"] is False and out["image_b"]["masked"] is False
     # A masked probe is said to be one.
     import cv2
+
     from faceprint.evaluate.masks import draw_mask
     img = cv2.imread(str(fr / "examples/obama2.jpg"))
     cv2.imwrite(str(tmp_path / "masked.jpg"), draw_mask(img, engine.detect(img)[0], shape="n95", colour="white"))
@@ -89,3 +91,85 @@ def test_enroll_identify_gallery_commands(tmp_path, fr):
     assert stats["templates"] == stats["indexed"] == 8
     r = run("gallery", "--gallery", db, "show", "nobody")
     assert r.returncode == 2 and "no subject named 'nobody'" in r.stderr
+
+
+def _small_folders(att, root):
+    """Four AT&T identities, three photos each: enough for a whole `evaluate folders` run in seconds."""
+    for person in ("s1", "s2", "s3", "s4"):
+        (root / person).mkdir(parents=True)
+        for photo in ("1.pgm", "2.pgm", "3.pgm"):
+            (root / person / photo).symlink_to(att / person / photo)
+    return root
+
+
+def _evaluate_small(att, tmp_path, stderr):
+    return subprocess.Popen(*_evaluate_argv(att, tmp_path), stdout=subprocess.PIPE, stderr=stderr, text=True)
+
+
+def _evaluate_argv(att, tmp_path):
+    data = _small_folders(att, tmp_path / "data")
+    env = {**os.environ, "FACEPRINT_CACHE": str(tmp_path / "cache")}     # templates computed, not cached
+    return [sys.executable, "-m", "faceprint.cli", "evaluate", "folders", "--data", str(data)], {"env": env}
+
+
+def test_evaluate_into_a_log_file_writes_no_progress_bar(att, tmp_path):
+    log = tmp_path / "log"
+    argv, kw = _evaluate_argv(att, tmp_path)
+    with open(log, "w") as err:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=err, text=True, timeout=300, **kw)
+    assert r.returncode == 0, log.read_text()
+    assert "sface" in r.stdout and "accuracy" in r.stdout
+    # Bytes: reading text would turn every carriage return into a newline.
+    assert b"\r" not in log.read_bytes(), "a progress bar went to a redirected stderr"
+
+
+def test_evaluate_on_a_terminal_shows_the_progress_bar(att, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+    argv, kw = _evaluate_argv(att, tmp_path)
+    master, slave = pty.openpty()
+    # A terminal 100 columns wide (a fresh pty has 0, where tqdm draws nothing).
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=slave, **kw)
+    os.close(slave)
+    seen = b""
+    while True:                           # read while it runs: a full terminal buffer would block it
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:                   # EIO: the program closed its end of the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert p.wait(timeout=300) == 0, seen.decode(errors="replace")
+    assert b"templates (sface" in seen and b"\r" in seen
+
+
+# Every optional package (the extras in pyproject.toml): hidden, as on a `pip install .` without extras.
+EXTRAS_MODULES = ("onnxruntime", "matplotlib", "psycopg", "pymilvus", "milvus_lite", "dlib", "face_recognition_models",
+                  "fastapi", "uvicorn", "httpx", "av", "paho")
+
+
+def test_core_install_runs_the_commands_that_name_no_extra(att, fr, tmp_path):
+    """A None in sys.modules makes an import fail as if the package were not installed (and find_spec
+    say so); CI also runs `faceprint` from a wheel installed without extras."""
+    data = _small_folders(att, tmp_path / "data")
+    db = tmp_path / "g.db"
+    runs = [["evaluate", "folders", "--data", str(data), "--json", str(tmp_path / "r.json")], ["models"],
+            ["verify", str(fr / "examples/obama.jpg"), str(fr / "examples/obama2.jpg")],
+            ["enroll", "--gallery", str(db), "obama", str(fr / "examples/obama.jpg")],
+            ["identify", "--gallery", str(db), str(fr / "examples/obama2.jpg")]]
+    code = ("import sys\n"
+            f"for m in {EXTRAS_MODULES!r}: sys.modules[m] = None\n"
+            "from faceprint.cli import main\n"
+            f"for argv in {runs!r}:\n"
+            "    code = main(argv)\n"
+            "    if code: sys.exit(f'{argv[0]} exited {code}')\n")
+    env = {**os.environ, "FACEPRINT_CACHE": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "onnxruntime" not in json.loads((tmp_path / "r.json").read_text())["software"]
+    assert "SAME person" in r.stdout and "obama" in r.stdout

@@ -169,3 +169,10 @@ def test_version_and_quiet(tmp_path, fr):
     (res,), _ = run_table(tmp_path, [["verify", "--quiet", str(fr / "examples/two_people.jpg"),
                                       str(fr / "examples/biden.jpg")]])
     assert res["code"] == 0 and res["stderr"] == ""
+
+
+def test_a_missing_optional_package_names_its_extra():
+    from faceprint.cli.common import error_line
+    line = error_line(ModuleNotFoundError("No module named 'psycopg'", name="psycopg"))
+    assert line == "faceprint: error: this needs the optional package psycopg: pip install 'faceprint[postgres]'"
+    assert "unexpected" in error_line(ModuleNotFoundError("No module named 'nosuch'", name="nosuch"))

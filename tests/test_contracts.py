@@ -1,6 +1,13 @@
 """One contract, every implementation: each registered detector and embedder, each template store
-and each gallery index passes the same protocol checks (members declared, behaviour the same)."""
+and each gallery index passes the same protocol checks (members declared, behaviour the same). And
+the code's own contracts: import layers, ruff, file and function sizes."""
 from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,3 +137,53 @@ def test_index_contract(kind, tmp_path):
         assert idx.count() == 0
     finally:
         idx.close()
+
+
+# -- the code's own contracts: layering (import-linter), lint (ruff), sizes ----------------------
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "faceprint"
+
+
+def _tool(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        if os.environ.get("FACEPRINT_REQUIRE_DATA"):
+            pytest.fail(f"{name} is not installed beside {sys.executable} (pip install '.[test]'); CI needs it")
+        pytest.skip(f"{name} is not installed (pip install '.[test]')")
+    return str(path)
+
+
+def test_import_layers_hold():
+    """pyproject.toml's import-linter contracts: layers, independent consumers, no root imports, no cycles."""
+    r = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[r.stdout.find("Contracts"):] + r.stderr
+
+
+def test_ruff_is_clean():
+    r = subprocess.run([_tool("ruff"), "check", "--no-cache", "src", "tests"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _long_functions(path: Path, lines: list[str]) -> list[str]:
+    """Functions over 60 lines without a `# long: <reason>` comment on or just above their def."""
+    out = []
+    for node in ast.walk(ast.parse("".join(lines), str(path))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+            first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+            near = lines[max(first - 2, 0):node.lineno]
+            if not any("# long:" in line for line in near):
+                out.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}() is "
+                           f"{node.end_lineno - node.lineno + 1} lines")
+    return out
+
+
+def test_no_file_over_400_lines_no_function_over_60():
+    """ARCHITECTURE.md's size rule for src/ (a function may say why it is longer: `# long: <reason>`)."""
+    problems = []
+    for path in sorted(SRC.rglob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if len(lines) > 400:
+            problems.append(f"{path.relative_to(ROOT)} has {len(lines)} lines")
+        problems += _long_functions(path, lines)
+    assert not problems, "\n".join(problems)

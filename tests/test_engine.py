@@ -50,6 +50,7 @@ def test_templates_know_their_faces_and_quality(engine, fr):
 
 def test_tiny_blurred_face_has_lower_quality(engine, fr):
     import cv2
+
     from faceprint.imageio import load_image
     img = load_image(fr / "examples/obama.jpg")
     blurred = cv2.GaussianBlur(img, (0, 0), 6)
@@ -118,3 +119,54 @@ def test_templates_batch_equals_one_photo_at_a_time(engine, fr):
     largest = engine.templates_batch(photos, select="largest")
     assert [len(t) for t in largest] == [1, 1, 0, 1]
     assert float(largest[3][0].vector @ engine.template(photos[3]).vector) > 0.9999
+
+
+def test_analyse_is_the_one_path_for_every_consumer(engine, fr):
+    """One call: decode, detect, choose, template; every face kept, the chosen one named."""
+    photo = fr / "examples/knn_examples/test/obama_and_biden.jpg"
+    a = engine.analyse(photo)
+    assert len(a.faces) >= 2 and a.chosen is not None and len(a.templates) == 1
+    assert a.template.face.box.tolist() == a.faces[a.chosen].box.tolist() and a.source and a.template.source == a.source
+    every = engine.analyse(photo, select=None)
+    assert every.chosen is None and len(every.templates) == len(every.faces)
+    assert np.array_equal(engine.template(photo).vector, a.template.vector)
+    kept = engine.analyse(photo, select=None, keep=lambda faces: faces[:1])
+    assert len(kept.faces) == len(kept.templates) == 1
+
+
+def test_analyse_names_the_input_without_a_face_and_refuses_bad_selections(engine):
+    blank = np.full((200, 200, 3), 127, np.uint8)
+    with pytest.raises(NoFaceError, match="blank.png"):
+        engine.analyse(blank, name="blank.png")
+    with pytest.raises(NoFaceError, match=r"array \(200, 200, 3\)"):
+        engine.analyse(blank, select=None)
+    from faceprint.engine import pick_face
+    from faceprint.errors import UsageError
+    with pytest.raises(UsageError, match="largest"):
+        engine.analyse(blank, select="biggest")
+    with pytest.raises(UsageError):
+        pick_face([], (10, 10), "biggest")
+
+
+def test_cache_key_names_every_stage_that_ran(engine):
+    """The template cache key is built from the versions of what ran: a stage turned off leaves it."""
+    key = engine.versions()
+    assert [s.name for s in engine.stages] == ["mask", "steady", "quality", "unmask"]
+    for s in engine.stages:
+        assert f"{s.name}={s.version}" in key
+    plain = Engine(unmask=False, steady_masked=False)
+    assert [s.name for s in plain.stages] == ["mask", "quality"] and plain.versions() != key
+    assert Engine(flip=True).versions() != key                   # sface:flip has no unmasking map
+
+
+def test_templates_do_not_change_the_faces_passed_in(engine):
+    """Synthetic photo, a face given by hand: the engine works on its own copy of the list."""
+    img = np.random.default_rng(0).integers(0, 255, (360, 640, 3), np.uint8)
+    from faceprint.types import Face
+    lm = np.array([[300, 160], [340, 160], [320, 180], [305, 200], [335, 200]], np.float32)
+    faces = [Face(box=np.array([290, 130, 60, 80], np.float32), landmarks=lm, score=1.0)]
+    before = list(faces)
+    t = engine.templates_for(img, faces)[0]
+    assert faces == before and faces[0].landmarks is lm
+    assert np.array_equal(t.face.landmarks, lm) or t.masked >= 0.7      # re-aligned only when masked
+    assert t.masked is not None and isinstance(t.unmasked, bool) and "unmasked" not in t.quality_detail

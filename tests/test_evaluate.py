@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from faceprint.evaluate import metrics
-from faceprint.evaluate.protocols import lfw_pairs
 from faceprint.evaluate.experiment import Dataset, run
-from faceprint.match import threshold_at_fmr
+from faceprint.evaluate.protocols import lfw_pairs
+from faceprint.scoring import threshold_at_fmr
 
 
 def test_threshold_at_fmr_hand_computed():

@@ -178,3 +178,37 @@ def test_ivf_index_needs_training_data(tmp_path):
 def test_bad_factory_string(tmp_path):
     with pytest.raises(FaceprintError, match="not a valid FAISS factory string"):
         Gallery.open(tmp_path / "x.db", index="NoSuchIndex99", create=True)
+
+
+def test_subject_and_example_operations_the_service_uses(open_gallery, knn_gallery_templates):
+    from faceprint.errors import SubjectExistsError
+    g = open_gallery()
+    ids = {name: g.enroll(name, ts).added for name, ts in knn_gallery_templates.items()}
+    assert g.create_subject("Nobody Yet", {"team": "ops"}).templates == 0 and g.size == 6
+    with pytest.raises(SubjectExistsError):
+        g.create_subject("obama")
+    page, total = g.subject_page("OB", offset=1, limit=1)         # any case: "Nobody Yet", "obama"
+    assert total == 2 and [s.name for s in page] == ["obama"]
+    assert g.subject_page("%")[1] == 0 and g.subject_page(None, 5, 10)[1] == 6
+    examples, total = g.examples("obama")
+    assert total == 2 and [e.id for e in examples] == ids["obama"] and examples[0].quality > 0.5
+    assert examples[0].source_sha256 == knn_gallery_templates["obama"][0].source
+    assert g.examples(None, offset=8, limit=5)[1] == 9 and len(g.examples(None, offset=8, limit=5)[0]) == 1
+    assert g.example_owners([ids["biden"][0], 10**9]) == {ids["biden"][0]: "biden"}
+    assert np.allclose(g.example_vector(ids["biden"][0]), knn_gallery_templates["biden"][0].vector, atol=1e-6)
+    assert g.example_vector(10**9) is None
+    with pytest.raises(SubjectExistsError):
+        g.rename_subject("biden", "obama")
+    assert g.rename_subject("nobody", "x") is None
+    assert g.rename_subject("biden", "Joe Biden").templates == len(ids["biden"])
+    assert g.set_metadata("Joe Biden", {"team": "press"}).metadata == {"team": "press"}
+    # a merge (CompreFace's rename onto a taken name) moves the templates; search scores the merged subject
+    merged = g.rename_subject("kit_harington", "Joe Biden", merge=True)
+    assert merged.templates == len(ids["biden"]) + len(ids["kit_harington"]) and g.subject("kit_harington") is None
+    probe = knn_gallery_templates["kit_harington"][0]
+    assert g.search(probe, k=1)[0].subject.name == "Joe Biden"
+    # deleting examples: only the named subject's, and the subject stays
+    assert g.delete_examples(ids["obama"], subject="Joe Biden") == []
+    assert g.delete_examples(ids["obama"] + [10**9], subject="obama") == [(i, "obama") for i in ids["obama"]]
+    assert g.subject("obama").templates == 0 and g.stats()["indexed"] == 9 - len(ids["obama"])
+    assert all(m.subject.name != "obama" for m in g.search(knn_gallery_templates["obama"][0], k=5))

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hostile import bad_files, tree_digest
 
 from faceprint import FaceprintError, Gallery, ImageError, UsageError
-from hostile import bad_files, tree_digest
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_gallery_refuses_hostile_photos_and_stays_unchanged(tmp_path, engine, ho
     g.close()
     before = tree_digest(tmp_path)
     g = Gallery.open(tmp_path / "g.db", engine=engine)
-    for label, path in hostile.items():
+    for path in hostile.values():
         with pytest.raises(FaceprintError):
             g.enroll("Mallory", [path])
         with pytest.raises(FaceprintError):

@@ -5,9 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from faceprint import Gallery, occlusion
+from faceprint import Gallery
 from faceprint.engine import pick_face
 from faceprint.evaluate.masks import COLOURS, SHAPES, draw_mask
+from faceprint.scoring import masks
 
 
 def masked(engine, img, shape="surgical", colour="surgical-blue"):
@@ -18,7 +19,7 @@ def masked(engine, img, shape="surgical", colour="surgical-blue"):
 
 def lfw_photos(lfw, n):
     people = sorted((lfw / "lfw-deepfunneled").iterdir())
-    return [sorted(p.glob("*.jpg"))[0] for p in people[:: len(people) // n][:n]]
+    return [min(p.glob("*.jpg")) for p in people[:: len(people) // n][:n]]
 
 
 def test_mask_classifier_on_lfw_photos_it_never_saw(engine, lfw):
@@ -27,10 +28,10 @@ def test_mask_classifier_on_lfw_photos_it_never_saw(engine, lfw):
     colours = list(COLOURS)
     for i, path in enumerate(lfw_photos(lfw, 24)):
         img = cv2.imread(str(path))
-        errors += engine.template(img, select="center").quality_detail["masked"] >= 0.5
+        errors += engine.template(img, select="center").masked >= 0.5
         for j, shape in enumerate(SHAPES):
             t = engine.template(masked(engine, img, shape, colours[(i + j) % len(colours)]), select="center")
-            errors += t.quality_detail["masked"] < 0.5
+            errors += t.masked < 0.5
     assert errors <= 1  # of 96: 98%
 
 
@@ -86,25 +87,22 @@ def test_masked_faces_are_aligned_on_steadied_landmarks(engine, lfw):
 
 
 def test_masked_probe_is_unmasked_and_scored_on_the_clean_scale(engine, fr, lfw, tmp_path):
-    """A masked face's template is mapped towards its clean face (occlusion.unmask) and its scores
+    """A masked face's template is mapped towards its clean face (scoring.masks.unmask) and its scores
     are equalised wherever they are made (verify, gallery search), so the default thresholds apply."""
     from faceprint import Engine
 
     probe_img = masked(engine, cv2.imread(str(fr / "examples" / "obama.jpg")), "n95", "white")
     probe = engine.template(probe_img)
     raw = Engine(unmask=False).template(probe_img)
-    assert probe.quality_detail["unmasked"] == 1.0 and "unmasked" not in raw.quality_detail
+    assert probe.unmasked and not raw.unmasked and probe.masked == raw.masked >= masks.UNMASK_AT
     assert float(probe.vector @ raw.vector) < 0.99             # mapped, still a unit vector
     assert abs(float(np.linalg.norm(probe.vector)) - 1) < 1e-5
     clean = engine.template(fr / "examples" / "obama2.jpg")
     v = engine.verify(clean, probe)
-    assert v.same and v.score == pytest.approx(float(occlusion.equalise(float(clean.vector @ probe.vector), engine.model_id)))
-    # The masked table's FMR-1e-3 threshold becomes the clean one; monotone, within [-1, 1].
-    _, masked_thr, clean_thr, _ = occlusion._unmasking(engine.model_id)
-    grid = np.linspace(-1, 1, 401)
-    eq = occlusion.equalise(grid, engine.model_id)
-    assert np.all(np.diff(eq) >= 0) and eq[0] == -1 and eq[-1] == 1
-    assert occlusion.equalise(np.interp(engine.threshold, clean_thr, masked_thr), engine.model_id) == pytest.approx(engine.threshold)
+    assert v.same and v.score == pytest.approx(float(masks.equalise(float(clean.vector @ probe.vector), engine.model_id)))
+    # The masked table's FMR-1e-3 threshold becomes the clean one (the rest: tests/test_scoring.py).
+    m = masks.unmasking(engine.model_id)
+    assert masks.equalise(np.interp(engine.threshold, m.clean, m.masked), engine.model_id) == pytest.approx(engine.threshold)
     with Gallery.open(tmp_path / "g.db", create=True, engine=engine) as g:
         for i, p in enumerate(lfw_photos(lfw, 30)):
             g.enroll(f"person{i}", [engine.template(p)], force=True)
@@ -142,7 +140,7 @@ def test_watch_track_fuses_unmasked_templates_and_scores_them_on_the_clean_scale
     for i, t in enumerate([*masked_ts, engine.template(img)]):
         vote.add(t, float(i))
     fused = vote.fused()
-    assert fused.quality_detail["unmasked"] == 1.0 and fused.quality_detail["masked"] >= 0.7
+    assert fused.unmasked and fused.masked >= masks.UNMASK_AT
     mean = np.sum([t.vector * max(t.quality, 0.05) for t in masked_ts], axis=0)
     assert float(fused.vector @ (mean / np.linalg.norm(mean))) == pytest.approx(1.0, abs=1e-5)
     with Gallery.open(tmp_path / "g.db", create=True, engine=engine) as g:
@@ -151,4 +149,4 @@ def test_watch_track_fuses_unmasked_templates_and_scores_them_on_the_clean_scale
         r = g.identify(fused)[0]
         assert r.decision is not None and r.decision.subject.name == "obama" and r.masked
         clean = g.store.vectors_of_subjects([r.decision.subject.id])[r.decision.subject.id][0]
-        assert r.decision.score == pytest.approx(float(occlusion.equalise(float(fused.vector @ clean), engine.model_id)), abs=1e-5)
+        assert r.decision.score == pytest.approx(float(masks.equalise(float(fused.vector @ clean), engine.model_id)), abs=1e-5)

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceprint import Template, match
+from faceprint import Template, scoring
 from faceprint.errors import UsageError
 from faceprint.gallery import Gallery
 from faceprint.types import Face
@@ -43,7 +43,7 @@ def test_default_decision_is_fpir_based(big_gallery, engine, lfw):
     probe = engine.template(lfw / "lfw-deepfunneled" / "George_W_Bush" / "George_W_Bush_0002.jpg")
     res = big_gallery.identify(probe)[0]
     assert res.fpir == 0.001 and res.gallery_size == 3001
-    assert res.threshold == pytest.approx(match.threshold_for_fpir(engine.model_id, 0.001, 3001))
+    assert res.threshold == pytest.approx(scoring.threshold_for_fpir(engine.model_id, 0.001, 3001))
     assert res.threshold > engine.threshold + 0.15          # far stricter than the 1:1 (FMR 1e-3) threshold
     assert res.decision is not None and res.decision.subject.name == "George_W_Bush"
     # Per call, and per gallery (stored, so every process that opens it agrees).

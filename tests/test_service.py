@@ -44,7 +44,7 @@ def test_open_routes_need_no_key(srv):
     spec = httpx.get(srv.url + "/openapi.json").json()
     assert "/api/v1/recognition/recognize" in spec["paths"] and "/v1/identify" in spec["paths"]
     page = httpx.get(srv.url + "/")
-    assert page.status_code == 200 and "<title>faceprint</title>" in page.text
+    assert page.status_code == 200 and "<title>faceprint" in page.text
     for asset in ("/", "/app.js", "/style.css"):        # works offline: nothing fetched from elsewhere
         text = httpx.get(srv.url + asset).text
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, asset
@@ -53,8 +53,8 @@ def test_open_routes_need_no_key(srv):
 def _routes():
     """Every API route of the app with the role it needs (from its auth dependency)."""
     from faceprint.service import auth
-    from faceprint.service.routes import compreface, detect, gallery, verify
-    for mod in (detect, verify, gallery, compreface):
+    from faceprint.service.routes import admin, compreface, detect, gallery, verify
+    for mod in (detect, verify, gallery, admin, compreface):
         for r in mod.router.routes:
             calls = {d.call for d in r.dependant.dependencies}
             role = "admin" if auth.admin in calls else "recognize" if auth.recognize in calls else None
@@ -64,7 +64,7 @@ def _routes():
 
 def _fill(path: str) -> str:
     return (path.replace("{name}", "nobody").replace("{subject}", "nobody").replace("{image_id}", "999999")
-            .replace("{template_id}", "999999"))
+            .replace("{template_id}", "999999").replace("{key_id}", "nokey"))
 
 
 def test_every_route_needs_a_key_and_the_right_role(srv):
@@ -104,6 +104,8 @@ def test_native_api_flow_and_audit(srv, fr, engine):
         added = r.json()
         assert len(added["added"]) == 2
         assert [(s["index"], s["code"]) for s in added["skipped"]] == [(2, "no_face"), (3, "masked")]
+        listed = c.get("/v1/subjects?q=OBAMA", headers=A).json()
+        assert listed["total"] == 1 and listed["subjects"][0]["name"] == "Barack Obama"
         ex = c.get("/v1/subjects/Barack Obama/examples", headers=A).json()
         assert ex["total"] == 2 and ex["examples"][0]["source_sha256"] == hashlib.sha256(obama).hexdigest()
         # base64 JSON works as well as multipart
@@ -339,7 +341,7 @@ def test_audit_log_is_append_only_and_filtered(srv, fr):
     assert rows and serve.audit_rows(srv.a, since="2999-01-01") == []
     assert len(serve.audit_rows(srv.a, since=rows[-1]["ts"])) >= 1
     con = sqlite3.connect(srv.a)
-    for sql in ("UPDATE audit SET subject = 'x'", "DELETE FROM audit"):
+    for sql in ("UPDATE service_audit SET subject = 'x'", "DELETE FROM service_audit"):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             con.execute(sql)
     con.close()
@@ -355,3 +357,57 @@ def test_serve_refuses_a_gallery_that_does_not_exist(tmp_path):
     from faceprint.service.settings import parse_galleries
     assert parse_galleries(["a.db"]) == {"default": "a.db"}
     assert parse_galleries(["hq=a.db", "lab=postgresql://u@h/db"]) == {"hq": "a.db", "lab": "postgresql://u@h/db"}
+
+
+def test_errors_map_by_type_not_by_message():
+    """503 only for the typed busy error; a message that says "busy" changes nothing."""
+    import sqlite3
+
+    from faceprint import errors as fe
+    from faceprint.gallery.store_sqlite import _open_error
+    from faceprint.service.errors import from_faceprint
+    locked = _open_error("g.db", sqlite3.OperationalError("database is locked"))
+    assert isinstance(locked, fe.GalleryBusyError)
+    busy = from_faceprint(locked)
+    assert (busy.status, busy.code, busy.headers) == (503, "busy", {"Retry-After": "1"})
+    assert from_faceprint(fe.GalleryError("the busy-box volume is full")).status == 500
+    assert from_faceprint(fe.SubjectExistsError("taken")).status == 409
+    assert from_faceprint(fe.UsageError("no")).status == 422
+    assert (from_faceprint(fe.NoFaceError("x")).status, from_faceprint(fe.NoFaceError("x")).cf_code) == (400, 28)
+
+
+def test_keys_audit_and_subject_updates_over_http(srv):
+    A = h(srv.admin_a)
+    with httpx.Client(base_url=srv.url, timeout=60) as c:
+        me = c.get("/v1/me", headers=h(srv.rec_a)).json()
+        assert me["role"] == "recognize" and me["gallery"] == "a"
+        made = c.post("/v1/keys", headers=A, json={"role": "recognize", "name": "kiosk"})
+        assert made.status_code == 201 and made.json()["key"].startswith("fp_")
+        made = made.json()
+        assert c.get("/v1/me", headers=h(made["key"])).json()["key_id"] == made["id"]
+        listed = {k["id"]: k for k in c.get("/v1/keys", headers=A).json()["keys"]}
+        assert listed[made["id"]]["name"] == "kiosk" and "key" not in listed[made["id"]]
+        admin_id = c.get("/v1/me", headers=A).json()["key_id"]
+        assert c.delete(f"/v1/keys/{admin_id}", headers=A).json()["code"] == "own_key"
+        assert c.delete(f"/v1/keys/{made['id']}", headers=A).json() == {"revoked": made["id"]}
+        assert c.get("/v1/me", headers=h(made["key"])).status_code == 401
+        assert c.delete(f"/v1/keys/{made['id']}", headers=A).status_code == 404
+        assert "kiosk" not in json.dumps(c.get("/v1/keys", headers=h(srv.admin_b)).json())    # another gallery's
+        # subjects: rename and consent in one call; a taken name is 409
+        assert c.post("/v1/subjects", headers=A, json={"name": "Ada", "metadata": {"team": "lab"}}).status_code == 201
+        c.post("/v1/subjects", headers=A, json={"name": "Grace"})
+        r = c.patch("/v1/subjects/Ada", headers=A, json={"name": "Ada L", "consent": "signed"})
+        assert r.json()["name"] == "Ada L" and r.json()["metadata"] == {"team": "lab", "consent": "signed"}
+        assert c.patch("/v1/subjects/Ada L", headers=A, json={"consent": None}).json()["metadata"] == {"team": "lab"}
+        assert c.patch("/v1/subjects/Ada L", headers=A, json={"name": "Grace"}).status_code == 409
+        assert c.patch("/v1/subjects/Ada L", headers=A, json={}).status_code == 400
+        stats = c.get("/v1/stats", headers=A).json()
+        assert stats["default_fpir"] == 0.001 and 0 < stats["threshold"] < 1
+        page = c.get("/v1/audit", headers=A, params={"subject": "Ada L", "limit": 1}).json()
+        assert page["total"] == 3 and [r["action"] for r in page["rows"]] == ["update_subject"]
+        actions = [r["action"] for r in c.get("/v1/audit", headers=A, params={"since": "2000-01-01"}).json()["rows"]]
+        assert {"create_key", "revoke_key", "rename", "update_subject"} <= set(actions)
+        assert c.get("/v1/audit", headers=A, params={"until": "yesterday"}).json()["code"] == "bad_request"
+        assert c.get("/v1/audit", headers=h(srv.rec_a)).status_code == 403
+        for name in ("Ada L", "Grace"):
+            c.delete(f"/v1/subjects/{name}", headers=A)

@@ -1,22 +1,65 @@
 """faceprint: offline face detection, alignment, embedding, verification and identification."""
-from importlib import metadata as _metadata
+from ._version import __version__
+from .engine import Analysis, Engine
+from .errors import (
+    FaceprintError,
+    GalleryBusyError,
+    GalleryError,
+    GalleryKeyError,
+    GalleryNotFoundError,
+    GalleryPurgePendingError,
+    ImageDecodeError,
+    ImageError,
+    ImageTooLargeError,
+    LivenessError,
+    ModelChecksumError,
+    ModelError,
+    ModelMismatchError,
+    ModelNotFoundError,
+    NoFaceError,
+    PresentationAttackError,
+    SourceError,
+    UsageError,
+)
+from .gallery import Enrolment, Gallery
+from .modelid import ModelId
+from .stages.liveness import LivenessResult
+from .types import Face, Identification, Match, Subject, Template, Verification
 
-from .engine import Engine
-from .errors import (FaceprintError, GalleryError, GalleryKeyError, GalleryNotFoundError, GalleryPurgePendingError,
-                     ImageDecodeError, ImageError, ImageTooLargeError, ModelChecksumError, ModelError,
-                     ModelMismatchError, ModelNotFoundError, NoFaceError, SourceError, UsageError)
-from .gallery import Enrolment, Gallery, Subject
-from .types import Face, Identification, Match, Template, Verification
-
-try:
-    __version__ = _metadata.version("faceprint")     # the one place it lives: pyproject.toml
-except _metadata.PackageNotFoundError:             # running from a source tree that was never installed
-    __version__ = "0+unknown"
-
-__all__ = ["Engine", "Gallery", "Enrolment", "Subject", "Identification", "Face", "Template", "Match", "Verification",
-           "watch", "FaceprintError", "ImageError", "ImageDecodeError", "ImageTooLargeError", "NoFaceError", "ModelError",
-           "ModelNotFoundError", "ModelChecksumError", "ModelMismatchError", "GalleryError", "GalleryKeyError",
-           "GalleryNotFoundError", "GalleryPurgePendingError", "SourceError", "UsageError", "__version__"]
+__all__ = [
+    "Analysis",
+    "Engine",
+    "Enrolment",
+    "Face",
+    "FaceprintError",
+    "Gallery",
+    "GalleryBusyError",
+    "GalleryError",
+    "GalleryKeyError",
+    "GalleryNotFoundError",
+    "GalleryPurgePendingError",
+    "Identification",
+    "ImageDecodeError",
+    "ImageError",
+    "ImageTooLargeError",
+    "LivenessError",
+    "LivenessResult",
+    "Match",
+    "ModelChecksumError",
+    "ModelError",
+    "ModelId",
+    "ModelMismatchError",
+    "ModelNotFoundError",
+    "NoFaceError",
+    "PresentationAttackError",
+    "SourceError",
+    "Subject",
+    "Template",
+    "UsageError",
+    "Verification",
+    "__version__",
+    "watch",
+]
 
 
 def __getattr__(name: str):

@@ -1,64 +1,96 @@
-"""Engine: wires a detector, an embedder and the matcher into the batch-first public API."""
+"""Engine: composes a detector, the face stages, an embedder and scoring into the batch-first
+public API, with one analysis path (decode -> detect -> select faces -> templates) for every consumer."""
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from . import occlusion, quality
 from . import runtime as runtimes
 from .detect import Detector, create_detector
 from .embed import Embedder, create_embedder, embed_crops_and_norms
-from .errors import ModelError, NoFaceError
+from .errors import ModelError, NoFaceError, UsageError
 from .imageio import DEFAULT_LIMITS, ImageInput, Limits, decode, describe, load_image
-from .match import compare as compare_templates
+from .modelid import ModelId
+from .scoring import compare as compare_templates
+from .stages import (
+    FaceStage,
+    FaceWork,
+    MaskClassifier,
+    QualityAssessor,
+    SteadiedLandmarks,
+    Unmasking,
+)
+from .stages.base import reported_p_masked
+from .stages.liveness import LivenessResult, PassiveLiveness
 from .types import Face, Template, Verification
 
 SELECTIONS = ("largest", "center", "score")
 
 
+def check_selection(select: str) -> str:
+    if select not in SELECTIONS:
+        raise UsageError(f"face selection must be one of {', '.join(SELECTIONS)}, not {select!r}")
+    return select
+
+
 def pick_face(faces: list[Face], image_shape: tuple[int, ...], select: str = "largest") -> int:
     """Index of the most prominent face: largest box (default), nearest the centre, or best score."""
+    check_selection(select)
     if select == "largest":
         return int(np.argmax([f.area * f.score for f in faces]))
     if select == "center":
         cy, cx = image_shape[0] / 2, image_shape[1] / 2
         return int(np.argmin([(f.center[0] - cx) ** 2 + (f.center[1] - cy) ** 2 for f in faces]))
-    if select == "score":
-        return int(np.argmax([f.score for f in faces]))
-    raise ValueError(f"select must be one of {SELECTIONS}, not {select!r}")
+    return int(np.argmax([f.score for f in faces]))          # "score"
 
 
-def _main_crop(crop):
-    """A fused embedder's crop is one per part model; quality and the mask classifier read the first."""
-    return crop[0] if isinstance(crop, tuple) else crop
+def no_face_message(name: str) -> str:
+    return f"no face found in {name}; use a photo where the face is visible, at least about 20 px wide"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One photo analysed: every face detected, the one chosen (None: all were used) and the
+    templates made (the chosen face's, or one per face in detection order)."""
+    image: np.ndarray
+    source: str | None              # SHA-256 of the encoded photo (None for an array)
+    faces: list[Face]
+    chosen: int | None
+    templates: list[Template]
+    decode_ms: float
+    detect_ms: float
+    template_ms: float
+    liveness: list[LivenessResult] | None = None    # per template, with liveness on (else None)
+
+    @property
+    def template(self) -> Template:
+        return self.templates[0]
 
 
 class Engine:
     """Detect, align, embed and compare faces with models from the registry (no downloads).
 
     detector / embedder: registry names (`faceprint models` lists them) or, for the embedder, the
-    path of an ArcFace-style .onnx file. flip: add the mirrored face's embedding to each template.
-    flip: None uses the model's manifest default (on for dlib, where it gains 0.3% on LFW; off for SFace,
-    where it gains 0.02% for twice the embedding time).
-    threshold: decision threshold for verify(); default is the model's calibrated one.
-    unmask: map the template of a face the mask classifier calls masked towards the clean face's,
-    where the model has a fitted map (occlusion.unmask; its scores are equalised when compared).
-    steady_masked: align such a face on landmarks detected again on a cut-out of it at a fixed
-    size and its mirror image (occlusion.steadied): the detector's first landmarks under a mask
-    are noisy. The Template's face then holds the landmarks it was aligned on.
-    runtime: "openvino", "onnxruntime" or "opencv" for the detector and ONNX embedders; default the
-    fastest installed (runtime.RUNTIMES order).
-    threads: the runtime's own thread count per model (and OpenCV's process-wide pool, used for image
-    resizing and warping); None leaves each at its default (all cores).
+    path of an ArcFace-style .onnx file. flip: add the mirrored face's embedding to each template
+    (None: the model's manifest default). threshold: verify()'s decision threshold (default: the
+    model's calibrated one). unmask: map a masked face's template towards the clean face's where the
+    model has a map (scoring.masks). steady_masked: align a masked face on steadied landmarks
+    (occlusion.steadied); the Template's face then holds them. runtime: "openvino", "onnxruntime"
+    or "opencv" (default: the fastest installed). threads: each runtime's and OpenCV's thread count
+    (None: all cores). liveness: judge every analysed face live or attack (Analysis.liveness;
+    stages.liveness), at liveness_threshold (default: the shipped one).
     """
 
     def __init__(self, detector: str = "yunet", embedder: str = "sface", *, runtime: str | None = None,
                  threads: int | None = None, flip: bool | None = None, threshold: float | None = None,
-                 limits: Limits = DEFAULT_LIMITS, unmask: bool = True, steady_masked: bool = True):
+                 limits: Limits = DEFAULT_LIMITS, unmask: bool = True, steady_masked: bool = True,
+                 liveness: bool = False, liveness_threshold: float | None = None):
         if threads is not None:
             cv2.setNumThreads(int(threads))
         self.runtime = runtimes.resolve(runtime)
@@ -68,10 +100,45 @@ class Engine:
         spec = self.embedder.spec
         self.flip = bool(spec.extra.get("default_flip", False)) if flip is None and spec else bool(flip)
         self.limits = limits
-        self.model_id = self.embedder.name + (":flip" if self.flip else "")
+        self.model = ModelId(self.embedder.name, self.flip)
+        self.model_id = str(self.model)
         self._threshold = threshold
         self.unmask = unmask
         self.steady_masked = steady_masked
+        self.stages: list[FaceStage] = self._compose_stages()
+        self.liveness_stage: PassiveLiveness | None = None
+        if liveness or liveness_threshold is not None:
+            self.enable_liveness(liveness_threshold)
+
+    @classmethod
+    def for_model(cls, model: ModelId | str, **kwargs) -> Engine:
+        """An engine making templates of this model id (e.g. a gallery's)."""
+        mid = ModelId.parse(model)
+        if mid.is_onnx:
+            raise UsageError(f"templates of {str(mid)!r} come from a bring-your-own .onnx model; pass its file "
+                             "path as the embedder (--embedder PATH.onnx)")
+        return cls(embedder=mid.name, flip=mid.flip, **kwargs)
+
+    def _compose_stages(self) -> list[FaceStage]:
+        spec = self.embedder.spec
+        stages: list[FaceStage] = [MaskClassifier()]
+        if self.steady_masked:
+            stages.append(SteadiedLandmarks(self.detector, self.embedder))
+        stages.append(QualityAssessor(spec.extra.get("quality_norm") if spec else None))
+        if self.unmask and (unmasking := Unmasking(self.model)).version is not None:
+            stages.append(unmasking)
+        return stages
+
+    def versions(self) -> str:
+        """Everything that changes a template or its quality record, for template caches: detector,
+        model id, weights versions, and each face stage's name=version in the order they run."""
+        parts = [self.detector.name, self.model_id]
+        for component in (self.detector, self.embedder):
+            spec = component.spec
+            if spec is not None and "weights" in spec.files:
+                parts.append(f"{spec.package}=={spec.package_version}:{spec.files['weights']['sha256'][:12]}")
+        parts += [f"{s.name}={s.version}" for s in self.stages]
+        return "|".join(parts)
 
     @property
     def threshold(self) -> float:
@@ -79,11 +146,10 @@ class Engine:
             return self._threshold
         spec = self.embedder.spec
         thresholds = spec.thresholds if spec else {}
-        key = "flip" if self.flip else "plain"
-        if key not in thresholds:
+        if self.model.variant not in thresholds:
             raise ModelError(f"model {self.embedder.name!r} has no calibrated threshold for this setting; "
                              "pass threshold= (or --threshold)")
-        return float(thresholds[key]["value"])
+        return float(thresholds[self.model.variant]["value"])
 
     # -- images -----------------------------------------------------------------------------
     def load(self, image: ImageInput, *, rgb: bool = False) -> np.ndarray:
@@ -92,11 +158,55 @@ class Engine:
     def detect(self, image: ImageInput, *, rgb: bool = False) -> list[Face]:
         return self.detector.detect([self.load(image, rgb=rgb)])[0]
 
+    def analyse(self, image: ImageInput, *, select: str | None = "largest", rgb: bool = False,
+                name: str | None = None, keep: Callable[[list[Face]], list[Face]] | None = None) -> Analysis:
+        """The one analysis path: decode, detect, select the face(s), make templates. select: one
+        face ("largest", "center", "score") or None for every face; keep: filters or orders the
+        detections first. Raises NoFaceError naming the input (`name`, else describe(image))."""
+        if select is not None:
+            check_selection(select)
+        start = time.perf_counter()
+        img, source = decode(image, rgb=rgb, limits=self.limits)
+        t0 = time.perf_counter()
+        faces = self.detector.detect([img])[0]
+        if keep is not None:
+            faces = keep(faces)
+        if not faces:
+            raise NoFaceError(no_face_message(name or describe(image)))
+        chosen = None if select is None else pick_face(faces, img.shape, select)
+        t1 = time.perf_counter()
+        used = faces if chosen is None else [faces[chosen]]
+        templates = self.templates_for(img, used, source=source)
+        live = self.liveness_stage.assess(img, used) if self.liveness_stage is not None else None
+        t2 = time.perf_counter()
+        return Analysis(img, source, faces, chosen, templates, (t0 - start) * 1000, (t1 - t0) * 1000,
+                        (t2 - t1) * 1000, live)
+
+    # -- liveness ---------------------------------------------------------------------------
+    def enable_liveness(self, threshold: float | None = None) -> PassiveLiveness:
+        """Judge liveness in analyse() from now on; returns the stage (made once; a threshold given
+        later replaces the one in force)."""
+        if self.liveness_stage is None:
+            self.liveness_stage = PassiveLiveness(runtime=self.runtime, threads=self.threads, threshold=threshold)
+        elif threshold is not None:
+            self.liveness_stage.set_threshold(threshold)
+        return self.liveness_stage
+
+    def liveness(self, image: ImageInput, *, rgb: bool = False, name: str | None = None) -> list[LivenessResult]:
+        """Passive liveness of every face of a photo, best detection first (enables the stage).
+        Raises NoFaceError naming the input when there is no face."""
+        stage = self.enable_liveness()
+        img, _ = decode(image, rgb=rgb, limits=self.limits)
+        faces = self.detector.detect([img])[0]
+        if not faces:
+            raise NoFaceError(no_face_message(name or describe(image)))
+        return stage.assess(img, faces)
+
     # -- templates --------------------------------------------------------------------------
     def templates_for(self, image: np.ndarray, faces: list[Face], *, source: str | None = None) -> list[Template]:
         """Templates for given faces of an already-decoded BGR image (one batched forward pass);
         source: the SHA-256 of the photo they came from, kept on each Template."""
-        return self._templates([image], [faces], [source])[0]
+        return self._templates([FaceWork(image, list(faces), source)])[0]
 
     def templates_batch(self, images: Sequence[ImageInput], *, select: str | None = None, rgb: bool = False,
                         chunk: int = 64) -> list[list[Template]]:
@@ -120,40 +230,35 @@ class Engine:
                 faces = self.detector.detect(list(loaded))
                 if select is not None:
                     faces = [[f[pick_face(f, img.shape, select)]] if f else [] for f, img in zip(faces, loaded)]
-                out += self._templates(list(loaded), faces, list(sources))
+                out += self._templates([FaceWork(img, fs, src) for img, fs, src in zip(loaded, faces, sources)])
         return out
 
-    def _templates(self, images: list[np.ndarray], faces: list[list[Face]],
-                   sources: list[str | None]) -> list[list[Template]]:
-        """Templates of the given faces of several photos, all embedded in one batched call."""
-        crops = [self.embedder.crops(img, fs) for img, fs in zip(images, faces)]
-        # P(masked) where the classifier can read the crop (112x112 aligned), else None.
-        masked = [occlusion.mask_probability([_main_crop(c) for c in cs])
-                  if cs and _main_crop(cs[0]).shape[:2] == (112, 112) else None for cs in crops]
-        if self.steady_masked:
-            for i, p in enumerate(masked):
-                if p is not None and np.any(p >= occlusion.UNMASK_AT):
-                    faces[i] = [occlusion.steadied(self.detector, images[i], f) if q >= occlusion.UNMASK_AT else f
-                                for f, q in zip(faces[i], p)]
-                    crops[i] = self.embedder.crops(images[i], faces[i])
-        flat = [c for cs in crops for c in cs]
-        vectors, norms = embed_crops_and_norms(self.embedder, flat, flip=self.flip)
-        it = iter(zip(vectors, norms))
-        return [[self._template(face, _main_crop(crop), *next(it), source, None if p is None else float(p[k]))
-                 for k, (face, crop) in enumerate(zip(fs, cs))]
-                for fs, cs, source, p in zip(faces, crops, sources, masked)]
+    def _templates(self, works: list[FaceWork]) -> list[list[Template]]:
+        """Templates of several photos' faces: stages before the embedder, every face embedded in one
+        batched call, stages after it."""
+        for w in works:
+            w.crops = self.embedder.crops(w.image, w.faces)
+            w.views = [self.embedder.view(c) for c in w.crops]
+        before = [s for s in self.stages if not s.after_embedding]
+        after = [s for s in self.stages if s.after_embedding]
+        for stage in before:
+            for w in works:
+                stage.run(w)
+        vectors, norms = embed_crops_and_norms(self.embedder, [c for w in works for c in w.crops], flip=self.flip)
+        start = 0
+        for w in works:
+            w.vectors, w.norms = list(vectors[start:start + len(w.faces)]), list(norms[start:start + len(w.faces)])
+            start += len(w.faces)
+            w.unmasked = [False] * len(w.faces)
+        for stage in after:
+            for w in works:
+                stage.run(w)
+        return [[self._template(w, k) for k in range(len(w.faces))] for w in works]
 
-    def _template(self, face: Face, crop: np.ndarray, vec: np.ndarray, norm: float, source: str | None,
-                  masked: float | None) -> Template:
-        spec = self.embedder.spec
-        norm_range = spec.extra.get("quality_norm") if spec else None
-        q, detail = quality.assess(face, crop if masked is not None else None,
-                                   norm=float(norm) if norm_range else None, norm_range=norm_range, masked=masked)
-        mapped = occlusion.unmask(vec, self.model_id, detail["masked"]) if self.unmask and "masked" in detail else None
-        if mapped is not None:
-            vec, detail["unmasked"] = mapped, 1.0
-        return Template(vector=vec, model=self.model_id, quality=q, face=face, quality_detail=detail,
-                        source=source)
+    def _template(self, w: FaceWork, k: int) -> Template:
+        masked = None if w.masked is None else reported_p_masked(w.masked[k])
+        return Template(vector=w.vectors[k], model=self.model_id, quality=w.quality[k], face=w.faces[k],
+                        quality_detail=w.detail[k], source=w.source, masked=masked, unmasked=w.unmasked[k])
 
     def templates(self, image: ImageInput, *, rgb: bool = False) -> list[Template]:
         """One Template per detected face, best detection first; empty if there is no face."""
@@ -162,12 +267,7 @@ class Engine:
 
     def template(self, image: ImageInput, *, select: str = "largest", rgb: bool = False) -> Template:
         """Template of the most prominent face; raises NoFaceError when there is none."""
-        img, source = decode(image, rgb=rgb, limits=self.limits)
-        faces = self.detector.detect([img])[0]
-        if not faces:
-            raise NoFaceError(f"no face found in {describe(image)}; use a photo where the face is "
-                              "visible, at least about 20 px wide")
-        return self.templates_for(img, [faces[pick_face(faces, img.shape, select)]], source=source)[0]
+        return self.analyse(image, select=select, rgb=rgb).template
 
     # -- comparison -------------------------------------------------------------------------
     def compare(self, a: Template, b: Template) -> float:

@@ -42,6 +42,15 @@ class UsageError(FaceprintError):
     """Arguments that contradict each other or are out of range."""
 
 
+class EnrolmentRefusedError(UsageError):
+    """Nothing could be enrolled for a new subject; `skipped` holds the gallery's Skip for each
+    photo (its code: masked, low_quality, duplicate, ...), so a caller can report the real reason."""
+
+    def __init__(self, message: str, skipped=()):
+        super().__init__(message)
+        self.skipped = list(skipped)
+
+
 class GalleryError(FaceprintError):
     """A gallery cannot be opened or changed as asked."""
 
@@ -60,6 +69,22 @@ class GalleryPurgePendingError(GalleryError):
     file for now; they are purged at the gallery's next write or close."""
 
 
+class GalleryBusyError(GalleryError):
+    """Another process holds the gallery's write lock past the wait; nothing was changed, retry
+    (the service answers 503)."""
+
+
+class SubjectExistsError(GalleryError):
+    """A subject was to be created, or renamed, under a name another subject already has."""
+
 
 class SourceError(FaceprintError):
     """A video source that cannot be opened or read (missing file, refused connection, no video)."""
+
+
+class LivenessError(FaceprintError):
+    """A face or a clip cannot be judged for liveness (unusable image, too few frames with the face)."""
+
+
+class PresentationAttackError(FaceprintError):
+    """A face was judged a presentation attack (not live) where a live face is required."""

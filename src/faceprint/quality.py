@@ -1,28 +1,24 @@
-"""Face quality: one score in [0, 1] per face, from the embedding norm, face size, pose, sharpness
-and the detector's confidence.
-
-Measured on LFW (bench/quality.py): the embedder's raw embedding norm predicts recognition errors
-far better than the image measures: mated pairs whose weaker photo is in the lowest norm decile
-fail 8.2% at FMR 1e-3 and 68% at the 1:N threshold of a 2,000-person gallery, the highest decile
-0% and 1.1%. The detector score comes second, pose and sharpness barely matter on LFW (all its
-photos are frontal-ish press photos), but they flag what LFW lacks: profile faces, motion blur,
-tiny faces. Each measure maps to a factor in [0, 1]; the score is their product, so one bad factor
-is enough to flag a photo, and the softened ones (pose, sharpness, detector) can at most halve it.
-"""
+"""Face quality: one score in [0, 1] per face, the product of factors from the embedding norm
+(the best predictor of recognition errors, frontal or profile), face size, pose, sharpness and the
+detector's confidence, so one bad factor is enough to flag a photo. Enrolment refuses only faces
+that are unusable (masked, too small, or with an embedding norm at which most mated comparisons
+fail); weak ones are enrolled with a warning. Figures: README "Quality" (bench/results/enrolment.json)."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from .occlusion import MASKED_AT, mask_probability
-from .types import Face
+from .occlusion import mask_probability
+from .types import MASKED_AT, Face, Template
 
-MIN_GOOD_EYE_DISTANCE = 40.0   # px; ISO/IEC 19794-5 asks for >= 60 for ID photos, 40 is usable
+# px between the eyes: below MIN a face is refused (too few pixels: mated FNMR climbs steeply below
+# it), from GOOD on size costs nothing (bench/enrolment.py, LFW photos scaled down).
+MIN_EYE_DISTANCE = 8.0
+GOOD_EYE_DISTANCE = 24.0
 GOOD_SHARPNESS = 100.0         # variance of the Laplacian on the 112 px crop
 GOOD_DETECTOR = 0.9            # YuNet: clear faces score 0.9+, its detection threshold is 0.6
-# Enrolment refuses photos below this score unless forced: with SFace it turns away ~2% of LFW
-# photos, whose mated pairs fail 13% at FMR 1e-3 against 0.95% overall.
-ENROL_FLOOR = 0.25
+# Enrolled photos scoring below this come with a warning (they miss more often in searches).
+WEAK_BELOW = 0.25
 
 
 def eye_distance(face: Face) -> float:
@@ -45,13 +41,13 @@ def sharpness(crop: np.ndarray) -> float:
 def assess(face: Face, crop: np.ndarray | None = None, *, norm: float | None = None,
            norm_range: tuple[float, float] | list[float] | None = None,
            masked: float | None = None) -> tuple[float, dict[str, float]]:
-    """(score, detail). norm / norm_range: the raw embedding norm and the model's (useless, good)
-    norms from its manifest entry ("quality_norm"), mapped linearly to 0..1. masked: P(masked) of
+    """(score, detail). norm / norm_range: the raw embedding norm and the model's (unusable, good)
+    norms from its manifest entry ("quality_norm"), mapped linearly to 0..1 (0: refused). masked: P(masked) of
     the crop where the caller has it already."""
     size = eye_distance(face)
     detail = {
         "eye_distance_px": round(size, 1),
-        "size": min(1.0, size / MIN_GOOD_EYE_DISTANCE),
+        "size": float(np.clip((size - MIN_EYE_DISTANCE) / (GOOD_EYE_DISTANCE - MIN_EYE_DISTANCE), 0.0, 1.0)),
         "pose": 1.0 - 0.5 * yaw_proxy(face),
         "detector": float(face.score),
         "detector_factor": 0.5 + 0.5 * min(1.0, float(face.score) / GOOD_DETECTOR),
@@ -79,21 +75,41 @@ def score_of(detail: dict[str, float]) -> float:
     return float(np.prod([detail[k] for k in FACTORS if k in detail]))
 
 
-def is_masked(detail: dict[str, float]) -> bool | None:
-    """Whether the face wears a mask; None where it was not assessed (no crop)."""
-    return None if "masked" not in detail else bool(detail["masked"] >= MASKED_AT)
+def _record(template: Template | float, detail: dict[str, float] | None) -> tuple[float, dict, float | None]:
+    if isinstance(template, Template):
+        return template.quality, template.quality_detail, template.masked
+    detail = detail or {}
+    return float(template), detail, detail.get("masked")
 
 
-def enrolment_refusal(score: float, detail: dict[str, float]) -> tuple[str, str] | None:
-    """(code, reason) why a face must not be enrolled unless forced, or None. Templates made
-    from raw vectors (no detail) are the caller's responsibility."""
-    if is_masked(detail):
-        return "masked", (f"the face is covered by a mask (probability {detail['masked']:.2f}); enrol a photo "
+def enrolment_refusal(template: Template | float, detail: dict[str, float] | None = None) -> tuple[str, str] | None:
+    """(code, reason) why a template's face must not be enrolled unless forced, or None: only faces
+    that are unusable (masked, too small, or unrecognisable: embedding norm at or below the model's
+    unusable level). Templates made from raw vectors (no detail) are the caller's responsibility.
+    Also takes (score, detail): a quality record as evaluation caches keep it (bench/)."""
+    score, detail, masked = _record(template, detail)
+    if masked is not None and masked >= MASKED_AT:
+        return "masked", (f"the face is covered by a mask (probability {masked:.2f}); enrol a photo "
                           "with nose and mouth uncovered, or force (--force) to enrol it anyway")
-    if detail and score < ENROL_FLOOR:
-        return "low_quality", (f"face quality {score:.2f} is below the enrolment floor {ENROL_FLOOR}: "
-                               f"{explain(detail)}; use a sharper, frontal, larger photo, or force (--force) "
-                               "to enrol it anyway")
+    force = "or force (--force) to enrol it anyway"
+    if detail.get("eye_distance_px", GOOD_EYE_DISTANCE) < MIN_EYE_DISTANCE:
+        return "low_quality", (f"face quality {score:.2f}: the face is too small to recognise "
+                               f"({detail['eye_distance_px']:.0f} px between the eyes, at least "
+                               f"{MIN_EYE_DISTANCE:.0f} needed, {GOOD_EYE_DISTANCE:.0f}+ is good); use a larger "
+                               f"photo of the face, {force}")
+    if detail.get("norm", 1.0) <= 0.0:
+        return "low_quality", (f"face quality {score:.2f}: the face cannot be recognised in this photo "
+                               f"({explain(detail)}); use a photo where it is visible, lit and not turned away, "
+                               f"{force}")
+    return None
+
+
+def enrolment_warning(template: Template | float, detail: dict[str, float] | None = None) -> str | None:
+    """Why an enrolled (not refused) face is weak, or None: its searches will miss more often."""
+    score, detail, _ = _record(template, detail)
+    if detail and score < WEAK_BELOW:
+        return (f"weak photo (face quality {score:.2f}): {explain(detail)}; it is enrolled, but a clearer, "
+                "frontal photo of this person will be found more reliably")
     return None
 
 
@@ -104,7 +120,7 @@ def explain(detail: dict[str, float]) -> str:
         reasons.append("the face is hard to recognise (occluded, blurred, dark or turned away)")
     if detail.get("size", 1.0) < 0.75:
         reasons.append(f"the face is small ({detail.get('eye_distance_px', 0):.0f} px between the eyes; "
-                       f"{MIN_GOOD_EYE_DISTANCE:.0f}+ is good)")
+                       f"{GOOD_EYE_DISTANCE:.0f}+ is good)")
     if detail.get("pose", 1.0) < 0.75:
         reasons.append("the face is turned away from the camera")
     if detail.get("sharpness", 1.0) < 0.75:

@@ -14,6 +14,7 @@ import importlib.util
 import os
 import threading
 from collections import Counter, OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -91,7 +92,10 @@ def dequantise(model) -> None:
 
 
 def _prepare(model, dynamic_hw: bool) -> None:
-    dequantise(model)
+    # A QDQ int8 graph (activations quantised too: scripts/quantize_int8.py) keeps its DequantizeLinear
+    # nodes, which the runtimes turn into int8 kernels; weight-only block quantisation is folded.
+    if not any(n.op_type == "QuantizeLinear" for n in model.graph.node):
+        dequantise(model)
     inits = {i.name for i in model.graph.initializer}
     used = {i for n in model.graph.node for i in n.input}
     # Weights listed as inputs (and, in the OpenCV zoo int8 files, inputs nothing reads) go.
@@ -162,8 +166,6 @@ class Session:
         getattr(self, f"_load_{self.runtime}")(str(path))
 
     def _load_openvino(self, path: str) -> None:
-        import openvino as ov
-
         core = _ov_core()
         config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
                   # Pinned threads fight every other process for the pinned cores on a shared machine.
@@ -263,9 +265,68 @@ def _ov_core():
 
 
 def version(runtime: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version as dist_version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
     dist = {"openvino": "openvino", "onnxruntime": "onnxruntime", "opencv": "opencv-python-headless"}[runtime]
     try:
         return dist_version(dist)
     except PackageNotFoundError:
         return "unknown"
+
+
+# /proc/cpuinfo flags that decide the speed of the models and of FAISS (AMX: amx_tile).
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile")
+# Environment caps that make the libraries run an older CPU's code (read once, at library load).
+ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "OV_CPU_MAX_ISA", "FAISS_SIMD_LEVEL")
+
+
+@dataclass(frozen=True)
+class CpuReport:
+    """What decides faceprint's speed on this machine: the CPU, the instruction sets it has, and
+    what the libraries actually use (caps included)."""
+    model: str
+    isa: dict[str, bool]
+    caps: dict[str, str]
+    openvino: list[str]              # OpenVINO CPU OPTIMIZATION_CAPABILITIES (BF16, INT8, FP32, ...)
+    openvino_precision: str | None   # what OpenVINO computes an fp32 graph in by default here
+    faiss_simd: str | None
+
+    @property
+    def cpu_class(self) -> str:
+        cap = self.caps.get("ONEDNN_MAX_CPU_ISA", "").lower()
+        if cap and cap not in ("all", "default"):
+            return f"{cap} (emulated)"
+        for flag, name in (("amx_tile", "amx"), ("avx512_bf16", "avx512_bf16"), ("avx512f", "avx512"),
+                           ("avx2", "avx2")):
+            if self.isa.get(flag):
+                return name
+        return "pre-avx2"
+
+
+def cpu_report() -> CpuReport:
+    """The CpuReport of this process (loads OpenVINO and FAISS if installed; never raises)."""
+    model, flags = "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = (x.strip() for x in line.partition(":"))
+            if key == "model name":
+                model = value
+            elif key == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    caps = {k: os.environ[k] for k in ISA_CAPS if os.environ.get(k)}
+    ov_caps, ov_precision, faiss_simd = [], None, None
+    if importlib.util.find_spec("openvino") is not None:
+        try:
+            ov_caps = list(_ov_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+            ov_precision = _ov_core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+        except RuntimeError:
+            pass
+    try:
+        import faiss
+        faiss_simd = faiss.SIMDConfig.get_level_name()
+    except (ImportError, AttributeError):
+        pass
+    return CpuReport(model, {f: f in flags for f in ISA_FLAGS}, caps, ov_caps, ov_precision, faiss_simd)

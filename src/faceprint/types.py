@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+MASKED_AT = 0.5           # P(masked) from which a face counts as masked
+
 
 @dataclass(frozen=True)
 class Face:
@@ -38,7 +40,11 @@ class Face:
 
 @dataclass(frozen=True)
 class Template:
-    """A normalised embedding of one face, tagged with the model that made it."""
+    """A normalised embedding of one face, tagged with the model that made it (a str ModelId).
+
+    masked: P(masked) of the face, 3 decimals (None: not assessed); unmasked: the vector was mapped
+    towards the clean face's (scoring.masks.unmask), so its scores are equalised when compared.
+    quality_detail is a report for people (quality.explain), never read to decide how to score."""
 
     vector: np.ndarray
     model: str
@@ -46,10 +52,29 @@ class Template:
     face: Face | None = None
     quality_detail: dict[str, float] = field(default_factory=dict)
     source: str | None = None      # SHA-256 of the encoded photo it came from (None for raw arrays)
+    masked: float | None = None
+    unmasked: bool = False
 
     @property
     def dim(self) -> int:
         return int(self.vector.shape[0])
+
+    @property
+    def is_masked(self) -> bool | None:
+        """Whether the face wears a mask; None where it was not assessed."""
+        return None if self.masked is None else bool(self.masked >= MASKED_AT)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """An enrolled person: the gallery's row, with how many templates it holds."""
+
+    id: int
+    name: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    updated: str = ""
+    templates: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,7 +95,7 @@ class Verification:
 class Match:
     """One ranked candidate of a 1:N search."""
 
-    subject: Any
+    subject: Subject
     score: float
     rank: int
     decision: bool | None = None     # None: a plain search, which decides nothing

@@ -6,6 +6,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .. import models
+from ..modelid import ModelId
 from ..types import Face
 
 
@@ -13,7 +14,7 @@ from ..types import Face
 class Embedder(Protocol):
     name: str
     dim: int
-    spec: "models.ModelSpec | None"   # the manifest entry; None for a bring-your-own .onnx file
+    spec: models.ModelSpec | None   # the manifest entry; None for a bring-your-own .onnx file
 
     def crops(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
         """The model's canonical aligned crop of each face (the model decides how it aligns)."""
@@ -23,15 +24,22 @@ class Embedder(Protocol):
         """(N, dim) float32 embeddings of N crops, not necessarily normalised."""
         ...
 
+    def view(self, crop) -> np.ndarray:
+        """The image of one crop that quality and the mask classifier read (a fused model's crop
+        holds one per part model)."""
+        ...
+
 
 def create_embedder(name: str = "sface", **kwargs) -> Embedder:
+    """An embedder by registry name, "+"-joined fusion of registry names, or .onnx file path."""
     if name.endswith(".onnx"):
         from .onnx_generic import OnnxEmbedder
         return OnnxEmbedder.from_path(name, **kwargs)
-    if "+" in name and name not in models.manifest():
+    parts = ModelId(name).parts
+    if len(parts) > 1 and name not in models.manifest():
         # A fusion without a manifest entry: equal weights, and no calibrated threshold.
         from .fused import Fused
-        return Fused(parts=name.split("+"), **kwargs)
+        return Fused(parts=list(parts), **kwargs)
     return models.get(name, task="embed").create(**kwargs)
 
 

@@ -31,8 +31,8 @@ class DlibResNet:
         x, y, w, h = (float(v) for v in face.box)
         side = 0.8 * max(w, h)
         cx, cy = x + w / 2, y + h / 2 + 0.05 * h
-        return self._dlib.rectangle(int(round(cx - side / 2)), int(round(cy - side / 2)),
-                                    int(round(cx + side / 2)), int(round(cy + side / 2)))
+        return self._dlib.rectangle(round(cx - side / 2), round(cy - side / 2),
+                                    round(cx + side / 2), round(cy + side / 2))
 
     def crops(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
         rgb = np.ascontiguousarray(image[:, :, ::-1])
@@ -41,6 +41,9 @@ class DlibResNet:
             shape = self._predictor(rgb, self._rect(f))
             chips.append(np.asarray(self._dlib.get_face_chip(rgb, shape, size=150, padding=0.25)))
         return chips
+
+    def view(self, crop: np.ndarray) -> np.ndarray:
+        return crop
 
     def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:

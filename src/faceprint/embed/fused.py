@@ -32,6 +32,10 @@ class Fused:
         per_part = [p.crops(image, faces) for p in self.parts]
         return list(zip(*per_part))
 
+    def view(self, crop: tuple[np.ndarray, ...]) -> np.ndarray:
+        """The first part model's crop stands for the face (quality, mask classifier)."""
+        return crop[0]
+
     def embed_crops(self, crops: list[tuple[np.ndarray, ...]]) -> np.ndarray:
         blocks = []
         for j, (part, w) in enumerate(zip(self.parts, self.weights)):

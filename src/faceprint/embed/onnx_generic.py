@@ -14,8 +14,8 @@ from ..align import align
 from ..errors import ModelNotFoundError
 from ..models import ModelSpec
 from ..runtime import Session, prepare_onnx
-from ..util import sha256
 from ..types import Face
+from ..util import sha256
 
 # Crops per forward pass: large enough to amortise per-call overhead, small enough to stay in cache.
 BATCH = 32
@@ -39,7 +39,7 @@ class OnnxEmbedder:
         self._batched = True
 
     @classmethod
-    def from_path(cls, path: str, **kwargs) -> "OnnxEmbedder":
+    def from_path(cls, path: str, **kwargs) -> OnnxEmbedder:
         path = Path(path)
         if not path.is_file():
             raise ModelNotFoundError(f"embedder file {path} not found; pass the path of an .onnx face model")
@@ -48,6 +48,9 @@ class OnnxEmbedder:
     def crops(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
         out = [align(image, f.landmarks, self.crop) for f in faces]
         return [c if c.shape[1::-1] == self.size else cv2.resize(c, self.size) for c in out]
+
+    def view(self, crop: np.ndarray) -> np.ndarray:
+        return crop
 
     def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         out = []
@@ -61,7 +64,7 @@ class OnnxEmbedder:
         if self._batched or len(blob) == 1:
             try:
                 return self.session.run(blob)[0].reshape(len(blob), -1)
-            except Exception:          # noqa: BLE001 - runtimes raise their own types
+            except Exception:
                 if len(blob) == 1:
                     raise
                 # Some user models fix the batch size inside the graph (e.g. a Reshape to 1 x N).

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# 1e-1 .. 1e-10 in steps of 1, 3 per decade (log-interpolated in between by match.threshold_for_fmr).
+from ..scoring import threshold_at_fmr
+
+# 1e-1 .. 1e-10 in steps of 1, 3 per decade (log-interpolated in between by scoring.threshold_for_fmr).
 FMR_GRID = tuple(float(f"{m}e-{e}") for e in range(1, 11) for m in (3, 1) if not (m == 3 and e == 1))
 
 
@@ -112,17 +114,6 @@ def fit_tail(nm: NonMated, *, tail_rate: float = 1e-4, outlier_expected: float =
         dropped += 1
 
 
-def empirical_threshold(scores: np.ndarray, fmr: float, exclude_top: int = 0) -> float | None:
-    """Threshold with at most fmr * n of the scores at or above it (None when fewer than 10 pairs
-    would reach it: too few to measure), leaving out the `exclude_top` highest (the dropped ones)."""
-    n = len(scores) - exclude_top
-    allowed = int(np.floor(fmr * n))
-    if allowed < 10:
-        return None
-    idx = len(scores) - 1 - allowed - exclude_top
-    return float(np.nextafter(np.partition(scores, idx)[idx], np.inf))
-
-
 def calibrate(nm: NonMated, *, tail_rate: float = 1e-4, bootstrap: int = 200, seed: int = 0) -> dict:
     """The FMR -> threshold table: measured where the tail level is not reached (FMR >= the tail
     rate), the GPD fit below; 95% bootstrap interval of the fitted thresholds (exceedances resampled)."""
@@ -135,7 +126,10 @@ def calibrate(nm: NonMated, *, tail_rate: float = 1e-4, bootstrap: int = 200, se
         boot.append(TailFit(fit.u, fit.rate, s, sc, fit.n, k))
     table = {"fmr": [], "threshold": [], "ci95": [], "measured": [], "source": []}
     for f in FMR_GRID:
-        measured = empirical_threshold(nm.scores, f, len(fit.dropped))
+        # Measured only where at least 10 non-mated pairs reach it (fewer are too few to measure).
+        kept = len(nm.scores) - len(fit.dropped)
+        measured = (threshold_at_fmr(nm.scores, f, exclude_top=len(fit.dropped))
+                    if np.floor(f * kept) >= 10 else None)
         if f >= fit.rate:
             thr, ci, src = measured, None, "measured"
         else:
@@ -193,3 +187,44 @@ def cap_per_identity(identities: np.ndarray, cap: int) -> np.ndarray:
             seen[name] = seen.get(name, 0) + 1
             keep.append(i)
     return np.array(keep, dtype=np.int64)
+
+
+def pool(parts: list[NonMated], *, seed: int = 0) -> NonMated:
+    """Non-mated scores of several sets given equal weight: each set's scores uniformly subsampled
+    (seeded) to the smallest set's count, so that a large set does not decide the table alone; the
+    top pairs become (part, index) rows of the parts' own top pairs, highest first."""
+    rng = np.random.default_rng(seed)
+    n = min(len(p.scores) for p in parts)
+    scores = [p.scores if len(p.scores) == n else p.scores[np.sort(rng.choice(len(p.scores), n, replace=False))]
+              for p in parts]
+    top_s = np.concatenate([p.top_scores for p in parts])
+    top_p = np.vstack([np.c_[np.full(len(p.top_scores), k), np.arange(len(p.top_scores))] for k, p in enumerate(parts)])
+    order = np.argsort(-top_s)
+    return NonMated(np.concatenate(scores), top_p[order], top_s[order])
+
+
+def observed_fmr(scores: np.ndarray, threshold: float) -> dict:
+    """FMR at a threshold over non-mated scores, with a 95% Poisson interval on the count."""
+    from scipy.stats import chi2
+    k, n = int(np.sum(scores >= threshold)), len(scores)
+    lo = chi2.ppf(0.025, 2 * k) / 2 if k else 0.0
+    hi = chi2.ppf(0.975, 2 * (k + 1)) / 2
+    return {"fmr": k / n if n else float("nan"), "ci95": [lo / n, hi / n], "false_matches": k, "pairs": n}
+
+
+def strictest(tables: dict[str, dict]) -> dict:
+    """One table from several sets' tables (calibrate's output): at each FMR the highest of their
+    thresholds, so that the FMR holds on each set (the set with the heaviest non-mated tail decides,
+    as FRVT Part 3 advises for populations whose FMR differs). `decided_by` names the set per row."""
+    names = list(tables)
+    first = tables[names[0]]
+    out = {"fmr": list(first["fmr"]), "threshold": [], "ci95": [], "measured": [], "source": [], "decided_by": []}
+    for i in range(len(first["fmr"])):
+        name = max(names, key=lambda n: tables[n]["threshold"][i])
+        for key in ("threshold", "ci95", "measured", "source"):
+            out[key].append(tables[name][key][i])
+        out["decided_by"].append(name)
+    out["nonmated_pairs"] = int(sum(t["nonmated_pairs"] for t in tables.values()))
+    out["dropped_pairs"] = int(sum(t["dropped_pairs"] for t in tables.values()))
+    out["tail"] = {n: t["tail"] for n, t in tables.items()}
+    return out

@@ -5,35 +5,27 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..engine import Engine
+from ..modelid import ModelRequest
 from . import fusion, metrics
 from .cache import TemplateCache
+from .datasets import Dataset
 from .masks import mask_transform
-from .protocols import IdentificationSplit, Pair, identification_split
+from .protocols import IdentificationSplit, identification_split
 from .runner import TemplateSet, image_templates, search_metrics, template_pair_scores
 
 MASK_SEED = 0
 
 
-@dataclass
-class Dataset:
-    name: str
-    protocol: str
-    pairs: list[Pair]
-    counts: dict
-    identities: dict[str, list[Path]] = field(default_factory=dict)
-
-
 def one_core_ms(engine: Engine, paths: list[Path], cache: TemplateCache | None = None, n: int = 20) -> float:
     """Median template-creation time on one core (NIST's measure) over a sample of images; kept in
     the cache with the templates, so a warm re-run reports the figure measured the first time."""
-    from ..engine import pick_face
+    from ..errors import NoFaceError
     from .runner import pipeline_key
     key = pipeline_key(engine, "center") + f"|one-core|{n}"
     if cache is not None and (known := cache.get_timing(key)) is not None:
@@ -43,11 +35,11 @@ def one_core_ms(engine: Engine, paths: list[Path], cache: TemplateCache | None =
     try:
         for p in paths[:n]:
             img = engine.load(p)
-            t0 = time.perf_counter()
-            faces = engine.detector.detect([img])[0]
-            if faces:
-                engine.templates_for(img, [faces[pick_face(faces, img.shape, "center")]])
-                times.append((time.perf_counter() - t0) * 1000)
+            try:
+                a = engine.analyse(img, select="center", name=str(p))
+            except NoFaceError:
+                continue
+            times.append(a.detect_ms + a.template_ms)
     finally:
         cv2.setNumThreads(cv2.getNumberOfCPUs())
     ms = float(np.median(times)) if times else float("nan")
@@ -59,7 +51,7 @@ def one_core_ms(engine: Engine, paths: list[Path], cache: TemplateCache | None =
 def calibrated_thresholds(model_id: str | None) -> dict[float, float] | None:
     """The manifest's FMR -> threshold table for a model id, or None when it has none."""
     from ..errors import ModelError
-    from ..match import threshold_for_fmr
+    from ..scoring import threshold_for_fmr
     if model_id is None:
         return None
     try:
@@ -143,7 +135,7 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
     folds = np.array([p.fold for p in pairs])
     images = sorted({x for p in pairs for x in (p.a, p.b)})
     probes = sorted({p.b for p in pairs})
-    singles = list(dict.fromkeys(part for m in models for part in m.split("+")))
+    singles = list(dict.fromkeys(part for m in models for part in ModelRequest.parse(m).parts))
     split: IdentificationSplit | None = None
     if identification and dataset.identities:
         split = identification_split(dataset.identities, withheld=0.2, seed=0)
@@ -155,8 +147,8 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
     scores: dict[str, np.ndarray] = {}
     mscores: dict[str, np.ndarray] = {}
     for m in singles:
-        name, _, variant = m.partition(":")
-        eng = Engine(embedder=name, flip={"flip": True, "noflip": False}.get(variant), threshold=0.0)
+        req = ModelRequest.parse(m)
+        eng = Engine(embedder=req.name, flip=req.flip, threshold=0.0)
         engines[m] = eng
         clean[m] = image_templates(eng, images, cache=cache, progress=progress)
         scores[m] = template_pair_scores(pairs, eng.model_id, clean[m])
@@ -171,7 +163,7 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
     fused_weights: dict[str, dict[str, float]] = {}
     tmp = tempfile.TemporaryDirectory()
     for m in models:
-        parts = m.split("+")
+        parts = list(ModelRequest.parse(m).parts)
         if len(parts) == 1:
             model_id, weights = engines[m].model_id, None
         else:
@@ -252,15 +244,21 @@ def _identification(model_id: str, weights: dict[str, float], split, clean, db) 
 
 
 def _versions() -> dict:
-    import faiss
-    import onnxruntime
+    """Versions of what computed the figures. Optional packages are named only when installed, so a
+    core-only install (no onnxruntime, no dlib) runs every evaluation to the end."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    from .. import __version__
+    import faiss
+
+    from .. import runtime
+    from .._version import __version__
     out = {"faceprint": __version__, "python": platform.python_version(), "opencv": cv2.__version__,
-           "faiss": faiss.__version__, "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}
-    try:
-        import dlib
-        out["dlib"] = dlib.__version__
-    except ImportError:
-        pass
+           "faiss": faiss.__version__, "numpy": np.__version__}
+    out.update({r: runtime.version(r) for r in runtime.available() if r != "opencv"})
+    for dist in ("dlib-bin", "dlib"):
+        try:
+            out["dlib"] = version(dist)
+            break
+        except PackageNotFoundError:
+            pass
     return out

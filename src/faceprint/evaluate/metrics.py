@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..match import threshold_at_fmr
+from ..scoring import threshold_at_fmr
 
 
 def best_accuracy_threshold(scores: np.ndarray, mated: np.ndarray) -> float:

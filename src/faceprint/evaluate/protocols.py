@@ -118,3 +118,54 @@ def folder_pairs(identities: dict[str, list[Path]], *, max_nonmated: int = 200_0
               "nonmated_pairs": len(non), "nonmated_pairs_possible": total_non,
               "nonmated_sampled": total_non > max_nonmated, "seed": seed, "folds": folds}
     return pairs, counts
+
+
+CFP_PROTOCOLS = ("FF", "FP")
+
+
+def _cfp_list(root: Path, name: str) -> dict[int, Path]:
+    path = root / "Protocol" / name
+    if not path.is_file():
+        raise FaceprintError(f"{path} not found; --data must be the CFP folder holding Protocol/ and Data/Images/")
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            number, rel = line.split(maxsplit=1)
+            out[int(number)] = (root / "Protocol" / rel.strip()).resolve()
+    return out
+
+
+def cfp_pairs(root: str | Path, protocol: str = "FP", folds: list[int] | None = None) -> list[Pair]:
+    """The standard CFP protocol (Sengupta et al., WACV 2016): 10 splits of 350 mated + 350
+    non-mated pairs, frontal-frontal ("FF") or frontal-profile ("FP"; first image frontal)."""
+    root, protocol = Path(root), protocol.upper()
+    if protocol not in CFP_PROTOCOLS:
+        raise FaceprintError(f"CFP protocol must be one of {CFP_PROTOCOLS}, not {protocol!r}")
+    frontal = _cfp_list(root, "Pair_list_F.txt")
+    second = frontal if protocol == "FF" else _cfp_list(root, "Pair_list_P.txt")
+    pairs: list[Pair] = []
+    for fold in range(10):
+        if folds is not None and fold not in folds:
+            continue
+        for name, mated in (("same.txt", True), ("diff.txt", False)):
+            path = root / "Protocol" / "Split" / protocol / f"{fold + 1:02d}" / name
+            if not path.is_file():
+                raise FaceprintError(f"{path} not found; the CFP folder is incomplete")
+            for line in path.read_text().split():
+                i, j = (int(v) for v in line.split(","))
+                pairs.append(Pair(frontal[i], second[j], mated, fold))
+    return pairs
+
+
+def cfp_identities(root: str | Path, views: tuple[str, ...] = ("frontal", "profile")) -> dict[str, list[Path]]:
+    """CFP as a folder-per-identity set: {"cfp/<id>": its images of the given views}. The prefix keeps
+    CFP identities apart from LFW's when the two sets are pooled."""
+    images = Path(root) / "Data" / "Images"
+    if not images.is_dir():
+        raise FaceprintError(f"{images} not found; --data must be the CFP folder holding Data/Images/")
+    out = {}
+    for d in sorted(p for p in images.iterdir() if p.is_dir()):
+        imgs = sorted(p.resolve() for v in views for p in (d / v).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if imgs:
+            out[f"cfp/{d.name}"] = imgs
+    return out

@@ -2,52 +2,38 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from tqdm import tqdm
 
-from .. import occlusion
-from ..engine import Engine, pick_face
+from ..engine import Engine
 from ..errors import FaceprintError
+from ..progress import progress as progress_bar
+from ..scoring import equalise_where
 from ..util import sha256
 from . import metrics
 from .cache import TemplateCache
 
 
-QUALITY_VERSION = "q3"   # bump when quality.assess changes what it records (q3: P(masked))
-
-
 def pipeline_key(engine: Engine, select: str, transform_key: str = "") -> str:
-    """Everything that changes a template or its quality record: detector, embedder (+flip), weights
-    versions, face choice, quality version, and any image transform (e.g. a synthetic mask)."""
-    parts = [engine.detector.name, engine.model_id, f"select={select}", QUALITY_VERSION]
-    for component in (engine.detector, engine.embedder):
-        spec = component.spec
-        if spec is not None and "weights" in spec.files:
-            parts.append(f"{spec.package}=={spec.package_version}:{spec.files['weights']['sha256'][:12]}")
-    if engine.steady_masked:
-        parts.append(f"steady={occlusion.STEADY_VERSION}@{occlusion.UNMASK_AT}")
-    if engine.unmask and (version := occlusion.unmasking_version(engine.model_id)):
-        parts.append(f"unmask={version}")
-    if transform_key:
-        parts.append(transform_key)
-    return "|".join(parts)
+    """Everything that changes a template or its quality record: the versions of what ran
+    (Engine.versions: detector, embedder, face stages), the face choice and any image transform
+    (e.g. a synthetic mask)."""
+    return "|".join([engine.versions(), f"select={select}", *([transform_key] if transform_key else [])])
 
 
 @dataclass
 class TemplateSet:
     """Per image: the selected face's template (None = failure to enrol), its quality detail, and the
-    template-creation times in ms (as measured when first computed; cached images keep theirs)."""
+    template-creation times in ms (as measured when first computed; cached images keep theirs);
+    `unmasked`: the images whose template was unmasked (Template.unmasked: scores equalised)."""
     vectors: dict[Path, np.ndarray | None]
     quality: dict[Path, dict]
     timings: list[float]
     computed: int = 0          # how many were not in the cache
-
-    def failures(self) -> int:
-        return sum(v is None for v in self.vectors.values())
+    unmasked: set[Path] = field(default_factory=set)
 
 
 Transform = Callable[[Engine, np.ndarray, Path], np.ndarray]
@@ -66,28 +52,31 @@ def image_templates(engine: Engine, paths: list[Path], *, select: str = "center"
     out.computed = len(todo)
     for p in paths:
         if p in hashes and hashes[p] in cached:
-            out.vectors[p], ms, out.quality[p] = cached[hashes[p]]
+            out.vectors[p], ms, record = cached[hashes[p]]
+            out.quality[p] = record.get("detail", {})
+            if record.get("unmasked"):
+                out.unmasked.add(p)
             if ms is not None:
                 out.timings.append(ms)
-    for p in tqdm(todo, desc=f"templates ({engine.model_id}{' ' + transform_key if transform_key else ''})",
-                  unit="img", disable=not progress or not todo):
-        vec, ms, q = None, None, {}
+    for p in progress_bar(todo, desc=f"templates ({engine.model_id}{' ' + transform_key if transform_key else ''})",
+                          unit="img", enabled=progress and bool(todo)):
+        vec, ms, q, unmasked = None, None, {}, False
         try:
             img = engine.load(p)
             if transform is not None:
                 img = transform(engine, img, p)
-            t0 = time.perf_counter()
-            faces = engine.detector.detect([img])[0]
-            if faces:
-                t = engine.templates_for(img, [faces[pick_face(faces, img.shape, select)]])[0]
-                ms = (time.perf_counter() - t0) * 1000
-                vec, q = t.vector, {k: float(v) for k, v in t.quality_detail.items()}
-                out.timings.append(ms)
-        except FaceprintError:
+            a = engine.analyse(img, select=select, name=str(p))
+            ms = a.detect_ms + a.template_ms
+            t = a.template
+            vec, q, unmasked = t.vector, {k: float(v) for k, v in t.quality_detail.items()}, t.unmasked
+            out.timings.append(ms)
+        except FaceprintError:        # no face (or an unreadable photo): a failure to enrol
             pass
         out.vectors[p], out.quality[p] = vec, q
+        if unmasked:
+            out.unmasked.add(p)
         if cache:
-            fresh.append((hashes[p], vec, ms, q))
+            fresh.append((hashes[p], vec, ms, {"detail": q, "unmasked": unmasked}))
     if cache and fresh:
         cache.put_many(fresh, key)
     return out
@@ -102,15 +91,11 @@ def pair_scores(pairs: list, a: dict[Path, np.ndarray | None], b: dict[Path, np.
 
 
 def template_pair_scores(pairs: list, model_id: str, a: TemplateSet, b: TemplateSet | None = None) -> np.ndarray:
-    """pair_scores of two template sets, a pair with an unmasked template (a masked face's, see
-    occlusion) on either side equalised as match.compare does."""
+    """pair_scores of two template sets, a pair with an unmasked template on either side
+    equalised as scoring.compare does."""
     b = a if b is None else b
-    s = pair_scores(pairs, a.vectors, b.vectors)
-    unmasked = np.array([bool(a.quality.get(p.a, {}).get("unmasked") or b.quality.get(p.b, {}).get("unmasked"))
-                         for p in pairs], bool)
-    if unmasked.any():
-        s[unmasked] = occlusion.equalise(s[unmasked], model_id)
-    return s
+    unmasked = np.array([p.a in a.unmasked or p.b in b.unmasked for p in pairs], bool)
+    return equalise_where(pair_scores(pairs, a.vectors, b.vectors), unmasked, model_id)
 
 
 def search_metrics(gallery: dict[str, np.ndarray], mated: list[tuple[str, np.ndarray | None]],

@@ -1,6 +1,7 @@
 """Gallery: enrolled subjects and their templates (the store) plus a search index kept consistent
 with it. The store is the source of truth; the index replays the store's change log to catch up
-after a crash or another process's writes, and is rebuilt when it cannot."""
+after a crash or another process's writes, and is rebuilt when it cannot. Consumers (CLI, service)
+use Gallery methods only, never the store or the index."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,34 +9,25 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import match, quality
+from .. import scoring
 from ..embed import l2_normalise
-from ..errors import (FaceprintError, GalleryError, GalleryNotFoundError, GalleryPurgePendingError,
-                      ModelMismatchError, NoFaceError, UsageError)
-from ..match import DEFAULT_FPIR
+from ..errors import (EnrolmentRefusedError, FaceprintError, GalleryError, GalleryPurgePendingError, ModelMismatchError,
+                      SubjectExistsError, UsageError)
 from ..types import Identification, Match, Template
-from .base import Enrolment, Skip, Subject
-from .index_faiss import FaissIndex, IndexNeedsRebuild
-
-# A new template this close to one the subject already has is the same photo again, not a new view
-# of the face. Measured with SFace on LFW (bench/openset.py, "near_duplicates"): 98% of JPEG q85
-# re-saves of a photo pass 0.95 against the original (96% pass 0.98), 65% of 0.8x resizes, 57% of
-# 8 px crops; two different photos of one person pass 0.95 in 0.02% of 38,251 mated pairs.
-NEAR_DUPLICATE = 0.95
-
-
-def _is_url(location: str) -> bool:
-    return location.startswith(("postgresql://", "postgres://"))
+from . import consistency, enrolment, ranking
+from .base import Enrolment, Example, GalleryIndex, Subject, TemplateStore
+from .index_faiss import IndexNeedsRebuild
+from .opening import open_index, open_store
 
 
 class Gallery:
     """Subjects and their templates, searchable 1:N. Works on Templates; the image helpers
     (enrolling or identifying photos) use the Engine its caller passes in."""
 
-    def __init__(self, store, index, *, engine=None, model: str | None = None, readonly: bool = False,
-                 fpir: float | None = None):
+    def __init__(self, store: TemplateStore, index: GalleryIndex, *, engine=None, model: str | None = None,
+                 readonly: bool = False, fpir: float | None = None):
         self.store, self.index = store, index
-        self._fpir = None if fpir is None else match.check_fpir(fpir)
+        self._fpir = None if fpir is None else scoring.check_fpir(fpir)
         self.engine = engine
         self.readonly = readonly
         meta = store.meta()
@@ -69,38 +61,13 @@ class Gallery:
             the gallery's own, set_default_fpir(), else 0.001).
         """
         location = str(location)
-        if readonly and create:
-            raise UsageError("a gallery opened read-only cannot be created")
-        is_new = False
-        if _is_url(location):
-            from .store_postgres import PostgresStore
-            store = PostgresStore(location, create=create, readonly=readonly, key=encryption_key)
-        else:
-            if not create and not Path(location).exists():
-                raise GalleryNotFoundError(
-                    f"gallery {location} does not exist; check the path, or enrol someone to create it")
-            is_new = create and not Path(location).exists()
-            from .store_sqlite import SQLiteStore
-            store = SQLiteStore(location, create=create, readonly=readonly, key=encryption_key)
-            if index_path is None:
-                index_path = location + ".index"
+        store, is_new = open_store(location, create=create, readonly=readonly, key=encryption_key)
         try:
             meta = store.meta()
             model = model or meta.get("model") or (engine.model_id if engine else None) or "sface"
             dim = int(meta.get("dim") or dim or (engine.embedder.dim if engine else 128))
-            if index.startswith("milvus:"):
-                if store.cipher is not None:
-                    raise GalleryError("a Milvus index keeps vectors in clear, so it cannot serve an encrypted "
-                                       "gallery; use a FAISS index (the default) with encryption")
-                from .index_milvus import MilvusIndex
-                idx = MilvusIndex(index.partition(":")[2], dim=dim, store=store,
-                                  collection=meta.get("milvus_collection"))
-            else:
-                idx = FaissIndex(dim, index, path=index_path, search_params=search_params,
-                                 identity=meta.get("gallery_id"), cipher=store.cipher)
-                if not readonly:
-                    with store.write_lock():
-                        idx.remove_temporaries()
+            idx = open_index(store, location, index, dim=dim, search_params=search_params, index_path=index_path,
+                             readonly=readonly)
             gallery = cls(store, idx, engine=engine, model=model, readonly=readonly, fpir=fpir)
         except BaseException:
             store.close()
@@ -141,53 +108,27 @@ class Gallery:
             raise UsageError("this gallery was opened without an Engine; pass engine= to Gallery.open "
                              "to enrol or identify photos, or pass Templates")
         return self.engine
+
     # -- consistency ------------------------------------------------------------------------
     def rebuild(self) -> None:
         """Build the index afresh from every template in the store."""
-        self.index.reset()
-        seq = self.store.last_seq()
-        for ids, vecs in self.store.iter_templates():
-            self.index.add(ids, vecs)
-        self.index.set_applied_seq(seq)
-        self._max_per_subject = self.store.max_templates_per_subject()
+        self._max_per_subject = consistency.rebuild(self.store, self.index)
 
     def sync(self, verify: bool = False) -> None:
         """Apply the store's changes the index has not seen (another process's writes, or ones a
-        crash kept out of the saved index); rebuild when replay cannot work."""
+        crash kept out of the saved index); rebuild when replay cannot work. Every Gallery method
+        calls it as needed; callers never have to."""
         last = self.store.last_seq()
         applied = self.index.applied_seq()
         if applied > last:
             self.rebuild()
         elif applied < last:
-            missing: set[int] = set()      # ids deleted before their addition is replayed
             try:
-                for ch in self.store.changes_since(applied):
-                    if ch.op == "add":
-                        ids, vecs = self.store.vectors_between(ch.first_id, ch.last_id)
-                        if len(ids) < ch.last_id - ch.first_id + 1:
-                            missing.update(set(range(ch.first_id, ch.last_id + 1)) - set(ids.tolist()))
-                        if len(ids):
-                            self.index.add(ids, vecs)
-                            # Only the subjects just added to can have grown; after deletions the
-                            # old maximum stays an upper bound (a little over-fetch), so a delete
-                            # never pays a scan of every template.
-                            self._max_per_subject = max(self._max_per_subject, self.store.max_templates_per_subject(
-                                ch.first_id, ch.last_id))
-                    else:
-                        gone = [i for i in range(ch.first_id, ch.last_id + 1) if i not in missing]
-                        if gone:
-                            self.index.remove(np.array(gone, np.int64))
-                    self.index.set_applied_seq(ch.seq)
+                self._max_per_subject = max(self._max_per_subject, consistency.replay(self.store, self.index, applied))
             except IndexNeedsRebuild:
                 self.rebuild()
         if verify:
-            count = self.store.counts()["templates"]
-            header = self.index.header
-            # A file saved at the store's current seq must describe the same templates (a restored
-            # or copied store can reach the same seq with other contents).
-            stale = header is not None and header.get("seq") == last and (
-                header.get("count") != count or header.get("max_id") != self.store.max_template_id())
-            if stale or self.index.count() != count:
+            if consistency.stale(self.store, self.index, last):
                 self.rebuild()
             self._max_per_subject = self.store.max_templates_per_subject()
 
@@ -216,34 +157,20 @@ class Gallery:
         """Enrol one subject from Templates (or photos, with the gallery's Engine: the most
         prominent face of each), in one transaction. An existing name gains the new templates.
         Skipped, with the reason in Enrolment.skipped: a photo already enrolled for this subject
-        (same SHA-256), a template nearly identical to one the subject has (cosine > 0.95: the same
-        photo again), and a masked face or one below the quality floor (force=True enrols those).
-        best: keep only this many of the given photos, highest quality first (with one photo per
-        person, the best of a person's photos misses fewer mates than the first: README, "LFW open
-        set"). Raises UsageError when nothing is left to enrol for a new subject, saying why."""
+        (same SHA-256), a template nearly identical to one the subject has (the same photo again,
+        enrolment.NEAR_DUPLICATE), and a masked face or one below the quality floor (force=True
+        enrols those). best: keep only this many of the given photos, highest quality first (README,
+        "LFW open set"). Raises EnrolmentRefusedError (a UsageError) when nothing is left to enrol for a
+        new subject, saying why."""
         self._check_writable()
         if best is not None and (not isinstance(best, int) or best < 1):
             raise UsageError(f"best must be a whole number of photos, at least 1, not {best!r}")
-        if not isinstance(name, str) or not name.strip():
-            raise UsageError("subject name must not be empty")
-        name = name.strip()
-        if isinstance(images, (str, Path, bytes, Template, np.ndarray)):
-            images = [images]
-        if not images:
-            raise UsageError(f"no photos given for {name!r}")
-        templates = []
-        for im in images:
-            if isinstance(im, Template):
-                templates.append(im)
-                continue
-            try:
-                templates.append(self._engine().template(im))
-            except NoFaceError as exc:
-                raise NoFaceError(f"{exc}; {name!r} was not enrolled") from None
-        models = {t.model for t in templates}
-        if len(models) != 1:
-            raise ModelMismatchError(f"templates of several models given: {sorted(models)}")
-        keep, skipped = self._enrolment_policy(name, templates, force, best)
+        name = self._name(name)
+        templates = enrolment.templates_of(name, images, self._engine)
+        subject = self.store.subject(name)
+        keep, skipped = enrolment.choose(
+            name, templates, sources=self.store.sources_of(name) if subject else set(), force=force, best=best,
+            have=self.store.vectors_of_subjects([subject.id]).get(subject.id) if subject else None)
         ids: list[int] = []
         if keep:
             vectors = np.vstack([t.vector for t in keep])
@@ -251,41 +178,16 @@ class Gallery:
             self._check_capacity(len(vectors))
             _, ids = self.store.enroll(name, metadata, vectors, [t.quality for t in keep], [t.source for t in keep])
             self.sync()
-        elif self.store.subject(name) is None:
+        elif subject is None:
             why = "; ".join(dict.fromkeys(s.reason for s in skipped))
-            raise UsageError(f"nothing enrolled for {name!r}: {why}")
+            raise EnrolmentRefusedError(f"nothing enrolled for {name!r}: {why}", skipped)
         return Enrolment(subject=self.store.subject(name), added=ids, skipped=skipped)
 
-    def _enrolment_policy(self, name: str, templates: list[Template], force: bool,
-                          best: int | None = None) -> tuple[list[Template], list[Skip]]:
-        """Which templates to store, and why each other one is skipped."""
-        subject = self.store.subject(name)
-        sources = self.store.sources_of(name) if subject else set()
-        have = (self.store.vectors_of_subjects([subject.id]).get(subject.id) if subject else None)
-        have = np.zeros((0, templates[0].dim), np.float32) if have is None else l2_normalise(have)
-        keep, skipped = [], []
-        order = sorted(range(len(templates)), key=lambda i: -templates[i].quality) if best else range(len(templates))
-        for i in order:
-            t = templates[i]
-            label = t.source or f"input {i}"
-            vec = l2_normalise(t.vector[None])[0]
-            if t.source is not None and t.source in sources:
-                skipped.append(Skip(i, label, "this photo is already enrolled for this subject", "duplicate"))
-            elif len(have) and float((have @ vec).max()) > NEAR_DUPLICATE:
-                skipped.append(Skip(i, label, f"nearly identical to a template {name!r} already has "
-                                              f"(cosine {float((have @ vec).max()):.3f} > {NEAR_DUPLICATE})",
-                                    "near_duplicate"))
-            elif not force and (refusal := quality.enrolment_refusal(t.quality, t.quality_detail)):
-                skipped.append(Skip(i, label, refusal[1], refusal[0]))
-            elif best is not None and len(keep) >= best:
-                skipped.append(Skip(i, label, f"only the {best} best-quality photo(s) are enrolled; this one's "
-                                              f"quality is {t.quality:.2f}", "not_best"))
-            else:
-                keep.append(t)
-                have = np.vstack([have, vec[None]])
-                if t.source is not None:
-                    sources.add(t.source)
-        return keep, sorted(skipped)
+    @staticmethod
+    def _name(name: str) -> str:
+        if not isinstance(name, str) or not name.strip():
+            raise UsageError("subject name must not be empty")
+        return name.strip()
 
     def add_templates(self, names: Sequence[str], vectors: np.ndarray, *, model: str | None = None) -> list[int]:
         """Bulk path for precomputed templates: names[i] owns vectors[i]; missing subjects are
@@ -304,8 +206,38 @@ class Gallery:
             self.persist()
         return ids
 
+    def create_subject(self, name: str, metadata: dict[str, Any] | None = None) -> Subject:
+        """A subject with no templates yet. Raises SubjectExistsError when the name is taken."""
+        self._check_writable()
+        name = self._name(name)
+        if not self.store.create_subject(name, metadata):
+            raise SubjectExistsError(f"a subject named {name!r} already exists")
+        return self.store.subject(name)
+
+    def rename_subject(self, old: str, new: str, *, merge: bool = False) -> Subject | None:
+        """Rename a subject (None when there is none named `old`). When `new` is taken, merge=True
+        moves old's templates to it (CompreFace's behaviour), else SubjectExistsError."""
+        self._check_writable()
+        new = self._name(new)
+        if self.store.subject(old) is None:
+            return None
+        if old != new and not merge and self.store.subject(new) is not None:
+            raise SubjectExistsError(f"a subject named {new!r} already exists")
+        if not self.store.rename_subject(old, new):
+            return None
+        subject = self.store.subject(new)
+        self._max_per_subject = max(self._max_per_subject, subject.templates)    # a merge grows it
+        return subject
+
+    def set_metadata(self, name: str, metadata: dict[str, Any]) -> Subject | None:
+        """Replace a subject's metadata; None when there is no such subject."""
+        self._check_writable()
+        return self.store.subject(name) if self.store.set_subject_metadata(name, dict(metadata)) else None
+
     def delete(self, name: str) -> bool:
-        """Remove a subject and every template of it from the store, the WAL, and the index file."""
+        """Remove a subject and every template of it from the store, the WAL, and the index file.
+        Raises GalleryPurgePendingError when the deletion committed but another process's open read
+        keeps the bytes in the file until this gallery's next write or close."""
         self._check_writable()
         try:
             # The index file goes inside the deletion's transaction: it may hold the deleted vectors,
@@ -319,11 +251,15 @@ class Gallery:
         self.sync()
         return True
 
-    def delete_templates(self, ids) -> list[tuple[int, str]]:
-        """Remove single templates by id (the service's "delete one example"); returns (id, subject
-        name) of those that existed. Their subjects stay, even with no template left."""
+    def delete_examples(self, ids: Sequence[int], *, subject: str | None = None) -> list[tuple[int, str]]:
+        """Remove single templates by id (only those of `subject` when given); returns (id, subject
+        name) of those deleted. Their subjects stay, even with no template left."""
         self._check_writable()
-        done = self.store.delete_templates(ids, before_commit=self.index.discard_file)
+        ids = [int(i) for i in ids]
+        if subject is not None:
+            owners = self.store.subject_of(ids)
+            ids = [i for i in ids if i in owners and owners[i][1] == subject]
+        done = self.store.delete_templates(ids, before_commit=self.index.discard_file) if ids else []
         if done:
             self.sync()
         return done
@@ -347,6 +283,30 @@ class Gallery:
     def subject(self, name: str) -> Subject | None:
         return self.store.subject(name)
 
+    def subject_page(self, query: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[Subject], int]:
+        """Subjects ordered by name, `limit` from `offset`, whose name contains `query` (any case),
+        and how many match in all."""
+        return self.store.subject_page(query or None, offset, limit)
+
+    def examples(self, subject: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[Example], int]:
+        """A page of stored templates (of one subject, or of every subject) ordered by id, with
+        their quality and photo SHA-256, and how many there are in all."""
+        return self.store.examples(subject, offset, limit)
+
+    def example_owners(self, ids: Sequence[int]) -> dict[int, str]:
+        """{template id: subject name} for those of `ids` that exist."""
+        return {i: name for i, (_, name) in self.store.subject_of([int(i) for i in ids]).items()}
+
+    def example_vector(self, template_id: int) -> np.ndarray | None:
+        """One stored template's vector (decrypted), or None when there is no such template."""
+        ids, vecs = self.store.vectors_between(int(template_id), int(template_id))
+        return vecs[0] if len(ids) else None
+
+    @property
+    def size(self) -> int:
+        """Enrolled subjects: the N the FPIR thresholds are computed for."""
+        return self.store.counts()["subjects"]
+
     def stats(self) -> dict[str, Any]:
         counts = self.store.counts()
         return {**counts, "model": self.model, "index": self.index.factory,
@@ -354,11 +314,11 @@ class Gallery:
 
     def _vectors(self, probe) -> tuple[np.ndarray, list[bool]]:
         """The probes' unit vectors, and which of them are unmasked templates (their scores are
-        equalised, occlusion.equalise); raw vectors never are."""
+        equalised, scoring.equalise); raw vectors never are."""
         if isinstance(probe, Template):
             if self.model and probe.model != self.model:
                 raise ModelMismatchError(f"probe is a {probe.model!r} template; gallery holds {self.model!r}")
-            return probe.vector[None], [match.is_unmasked(probe)]
+            return probe.vector[None], [probe.unmasked]
         if isinstance(probe, (list, tuple)) and probe and isinstance(probe[0], Template):
             parts = [self._vectors(t) for t in probe]
             return np.vstack([v for v, _ in parts]), [f for _, fs in parts for f in fs]
@@ -366,11 +326,8 @@ class Gallery:
         return v, [False] * len(v)
 
     def search_batch(self, probes, k: int = 5) -> list[list[Match]]:
-        """Ranked subjects per probe. A subject with several templates is scored by its mean
-        template (the normalised centroid): on LFW open-set with two photos per person it misses
-        1.56% of mates at FPIR 0.01 against 2.01% for the best single template and 1.87% for the
-        mean of the best two (bench/openset.py), and it keeps one comparison per subject, which is
-        what the FPIR threshold assumes (with the best template, FPIR grows with templates per subject)."""
+        """Ranked subjects per probe (Templates or raw vectors). A subject with several templates is
+        scored by its mean template (ranking.centroids; figures: bench/results/ and README)."""
         self.sync()
         vecs, unmasked = self._vectors(probes)
         # Over-fetch templates so that k distinct subjects survive grouping by subject.
@@ -379,30 +336,17 @@ class Gallery:
         owners = self.store.subject_of(np.unique(ids[ids >= 0]))
         subjects = self.store.subjects_by_id({sid for sid, _ in owners.values()})
         several = [sid for sid, s in subjects.items() if s.templates > 1]
-        centroids = {sid: l2_normalise(v.mean(axis=0, keepdims=True))[0]
-                     for sid, v in (self.store.vectors_of_subjects(several).items() if several else ())}
-        out = []
-        for vec, row_s, row_i, equalise in zip(vecs, scores, ids, unmasked):
-            best: dict[int, float] = {}
-            for s, i in zip(row_s, row_i):
-                if i < 0 or int(i) not in owners:
-                    continue
-                sid = owners[int(i)][0]
-                best[sid] = float(vec @ centroids[sid]) if sid in centroids else max(float(s), best.get(sid, -np.inf))
-            if equalise:          # a masked probe's scores, on the clean scale (occlusion.equalise)
-                best = {sid: match.equalised(s, self.model) for sid, s in best.items()}
-            ranked = sorted(best.items(), key=lambda kv: -kv[1])[:k]
-            out.append([Match(subject=subjects[sid], score=s, rank=r + 1) for r, (sid, s) in enumerate(ranked)])
-        return out
+        means = ranking.centroids(self.store.vectors_of_subjects(several)) if several else {}
+        return ranking.rank(vecs, unmasked, scores, ids, k=k, model=self.model, owners=owners, subjects=subjects,
+                            means=means)
 
     def search(self, probe, k: int = 5) -> list[Match]:
         return self.search_batch(probe, k)[0]
 
     def threshold_for_fpir(self, fpir: float) -> float:
         """Open-set threshold for a target false-positive identification rate at this gallery's
-        size: the per-comparison FMR with 1 - (1 - FMR)^N = FPIR for N enrolled subjects, read from
-        the model's calibrated FMR -> threshold table (match.threshold_for_fpir)."""
-        return match.threshold_for_fpir(self.model, fpir, self.store.counts()["subjects"])
+        size (scoring.threshold_for_fpir)."""
+        return scoring.threshold_for_fpir(self.model, fpir, self.size)
 
     @property
     def default_fpir(self) -> float:
@@ -410,12 +354,12 @@ class Gallery:
         else the gallery's own (set_default_fpir), else 0.001."""
         if self._fpir is not None:
             return self._fpir
-        return float(self.store.meta().get("fpir", DEFAULT_FPIR))
+        return float(self.store.meta().get("fpir", scoring.DEFAULT_FPIR))
 
     def set_default_fpir(self, fpir: float) -> None:
         """Store the gallery's default FPIR (every process that opens it uses it)."""
         self._check_writable()
-        self.store.set_meta({"fpir": repr(match.check_fpir(fpir))})
+        self.store.set_meta({"fpir": repr(scoring.check_fpir(fpir))})
 
     def identify(self, probes: Any, *, k: int = 5, threshold: float | None = None,
                  fpir: float | None = None) -> list[Identification]:
@@ -434,16 +378,8 @@ class Gallery:
             templates = self._engine().templates(probes)
         if not templates:
             return []
-        size = self.store.counts()["subjects"]
+        size = self.size
         if threshold is None:
             fpir = self.default_fpir if fpir is None else float(fpir)
-            threshold = match.threshold_for_fpir(self.model, fpir, size)     # the size just counted
-        results = self.search_batch(templates, k)
-        out = []
-        for t, cands in zip(templates, results):
-            decided = [Match(m.subject, m.score, m.rank, decision=(m.rank == 1 and m.score >= threshold))
-                       for m in cands]
-            top = decided[0] if decided and decided[0].decision else None
-            out.append(Identification(face=t.face, candidates=decided, decision=top, threshold=float(threshold),
-                                      fpir=fpir, gallery_size=size, masked=quality.is_masked(t.quality_detail)))
-        return out
+            threshold = scoring.threshold_for_fpir(self.model, fpir, size)     # the size just counted
+        return ranking.decide(templates, self.search_batch(templates, k), threshold=threshold, fpir=fpir, size=size)

@@ -23,14 +23,6 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS templates_subject ON templates(subject_id)",
     """CREATE TABLE IF NOT EXISTS changes (seq BIGSERIAL PRIMARY KEY, op TEXT NOT NULL,
        first_id BIGINT NOT NULL, last_id BIGINT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
-       name TEXT NOT NULL DEFAULT '', created TEXT NOT NULL, revoked TEXT)""",
-    """CREATE TABLE IF NOT EXISTS audit (id BIGSERIAL PRIMARY KEY, ts TEXT NOT NULL, key_id TEXT, action TEXT NOT NULL,
-       subject TEXT, image_sha256 TEXT, outcome TEXT NOT NULL DEFAULT '{}', client TEXT)""",
-    "CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts)",
-    # The audit log is append-only: updates and deletes of its rows are dropped by the server.
-    "CREATE OR REPLACE RULE audit_no_update AS ON UPDATE TO audit DO INSTEAD NOTHING",
-    "CREATE OR REPLACE RULE audit_no_delete AS ON DELETE TO audit DO INSTEAD NOTHING",
 ]
 WRITE_LOCK = 0x66616365   # advisory lock key shared by all faceprint writers
 

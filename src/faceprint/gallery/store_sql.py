@@ -10,7 +10,7 @@ import numpy as np
 
 from ..util import chunks
 from ..errors import GalleryKeyError
-from .base import Change, Subject
+from .base import Change, Example, Subject
 from .crypto import ALGORITHM, Cipher, check_key
 
 
@@ -223,47 +223,7 @@ class SQLStore:
         return int(self._q("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM templates"
                            f"{where} GROUP BY subject_id) x", args)[0][0])
 
-    # -- service records: API keys and the audit log (no biometric data in either) ------------
-    # Both tables are created by each backend's schema; the audit table is append-only there.
-
-    def add_key(self, key_id: str, key_sha256: str, role: str, name: str) -> None:
-        with self._tx() as c:
-            c.execute(self._sql("INSERT INTO api_keys(id, key_sha256, role, name, created) VALUES (?, ?, ?, ?, ?)"),
-                      (key_id, key_sha256, role, name, now()))
-
-    def key_by_hash(self, key_sha256: str) -> dict | None:
-        rows = self._q("SELECT id, role, name, created, revoked FROM api_keys WHERE key_sha256 = ?", (key_sha256,))
-        return dict(zip(("id", "role", "name", "created", "revoked"), rows[0])) if rows else None
-
-    def keys(self) -> list[dict]:
-        return [dict(zip(("id", "role", "name", "created", "revoked"), r))
-                for r in self._q("SELECT id, role, name, created, revoked FROM api_keys ORDER BY created, id")]
-
-    def revoke_key(self, key_id: str) -> bool:
-        with self._tx() as c:
-            cur = c.execute(self._sql("UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL"), (now(), key_id))
-            return cur.rowcount > 0
-
-    _AUDIT_COLS = ("ts", "key_id", "action", "subject", "image_sha256", "outcome", "client")
-
-    def append_audit(self, rows: list[dict]) -> None:
-        with self._tx() as c:
-            for r in rows:
-                c.execute(self._sql("INSERT INTO audit(ts, key_id, action, subject, image_sha256, outcome, client) "
-                                    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
-                          (r.get("ts") or now(), r.get("key_id"), r["action"], r.get("subject"),
-                           r.get("image_sha256"), json.dumps(r.get("outcome") or {}), r.get("client")))
-
-    def audit_rows(self, since: str | None = None, subject: str | None = None, limit: int = 100_000) -> list[dict]:
-        sql, args = "SELECT id, " + ", ".join(self._AUDIT_COLS) + " FROM audit WHERE 1 = 1", []
-        if since:
-            sql, args = sql + " AND ts >= ?", args + [since]
-        if subject:
-            sql, args = sql + " AND subject = ?", args + [subject]
-        rows = self._q(sql + " ORDER BY id LIMIT ?", (*args, limit))
-        return [{**dict(zip(("id",) + self._AUDIT_COLS, r)), "outcome": json.loads(r[6] or "{}")} for r in rows]
-
-    # -- per-template operations the service's API exposes ----------------------------------
+    # -- subject and template operations ------------------------------------------------------
 
     def create_subject(self, name: str, metadata: dict | None) -> bool:
         """A subject with no templates yet; False when the name is taken."""
@@ -290,14 +250,32 @@ class SQLStore:
                 c.execute(self._sql("DELETE FROM subjects WHERE id = ?"), (src[0],))
         return True
 
-    def template_rows(self, subject: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[dict], int]:
-        """(rows of id, subject, quality, source_sha256, created; total) ordered by id."""
+    def set_subject_metadata(self, name: str, metadata: dict) -> bool:
+        """Replace a subject's metadata; False when there is no such subject."""
+        with self._tx() as c:
+            cur = c.execute(self._sql("UPDATE subjects SET metadata = ?, updated = ? WHERE name = ?"),
+                            (json.dumps(metadata), now(), name))
+            return cur.rowcount > 0
+
+    def subject_page(self, query: str | None, offset: int, limit: int) -> tuple[list[Subject], int]:
+        """Subjects by name, `limit` from `offset`, whose name contains `query` (any case); and how
+        many match in all."""
+        where, args = "", ()
+        if query:
+            pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where, args = " WHERE lower(s.name) LIKE ? ESCAPE '\\'", (pattern,)
+        total = int(self._q("SELECT count(*) FROM subjects s" + where, args)[0][0])
+        rows = self._q(self._SUBJECT_SQL + where + " ORDER BY s.name LIMIT ? OFFSET ?", (*args, limit, offset))
+        return [self._subject(r) for r in rows], total
+
+    def examples(self, subject: str | None, offset: int, limit: int) -> tuple[list[Example], int]:
+        """A page of templates (of one subject, or of all) ordered by id, and how many there are."""
         where, args = ("WHERE s.name = ?", [subject]) if subject is not None else ("", [])
         base = "FROM templates t JOIN subjects s ON s.id = t.subject_id " + where
         total = int(self._q("SELECT count(*) " + base, tuple(args))[0][0])
         rows = self._q("SELECT t.id, s.name, t.quality, t.source_sha256, t.created " + base +
                        " ORDER BY t.id LIMIT ? OFFSET ?", (*args, limit, offset))
-        return [dict(zip(("id", "subject", "quality", "source_sha256", "created"), r)) for r in rows], total
+        return [Example(*r) for r in rows], total
 
     def delete_templates(self, ids, before_commit=None) -> list[tuple[int, str]]:
         """Delete these templates (missing ids are ignored); returns (id, subject name) of those

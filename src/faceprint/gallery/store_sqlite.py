@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from ..errors import GalleryError, GalleryPurgePendingError
+from ..errors import GalleryBusyError, GalleryError, GalleryPurgePendingError
 from ..util import chunks
 from .store_sql import SQLStore
 
@@ -29,22 +29,13 @@ CREATE TABLE IF NOT EXISTS templates (
 CREATE INDEX IF NOT EXISTS templates_subject ON templates(subject_id);
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL UNIQUE, role TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
-    created TEXT NOT NULL, revoked TEXT);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, key_id TEXT, action TEXT NOT NULL, subject TEXT,
-    image_sha256 TEXT, outcome TEXT NOT NULL DEFAULT '{}', client TEXT);
-CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 """
-# The audit log is append-only: the database itself refuses to change or remove its rows.
-APPEND_ONLY = [f"CREATE TRIGGER IF NOT EXISTS audit_no_{op} BEFORE {op.upper()} ON audit "
-               f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END" for op in ("update", "delete")]
 BUSY_MS = 60_000        # a writer waits this long for another writer's transaction
 PURGE_WAIT_MS = 2_000   # a purge waits this long for readers' snapshots before reporting it must wait
 
 
 def _open_error(path: str, exc: Exception) -> GalleryError:
+    """The typed error, naming the gallery, for an SQLite error met opening or using it."""
     p = Path(path)
     if p.is_dir():
         return GalleryError(f"gallery {path} is a directory; give a gallery file such as {p / 'gallery.db'}")
@@ -53,7 +44,7 @@ def _open_error(path: str, exc: Exception) -> GalleryError:
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
         return GalleryError(f"{path} is not a faceprint gallery (not an SQLite database); check the path")
     if "locked" in str(exc) or "busy" in str(exc):
-        return GalleryError(f"gallery {path} is busy: another process holds its write lock; try again")
+        return GalleryBusyError(f"gallery {path} is busy: another process holds its write lock; try again")
     if "malformed" in str(exc) or "corrupt" in str(exc):
         return GalleryError(f"gallery {path} is damaged ({exc}); restore it from a backup")
     return GalleryError(f"gallery {path} cannot be used: {exc}")
@@ -87,8 +78,6 @@ class SQLiteStore(SQLStore):
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
                             c.execute(statement)
-                    for statement in APPEND_ONLY:
-                        c.execute(statement)
         except (sqlite3.Error, GalleryError) as exc:
             if hasattr(self, "_conn"):
                 self._conn.close()

@@ -117,6 +117,17 @@ def _verify(path: Path, expected: str, spec: ModelSpec) -> None:
             f"reinstall it with: {spec.install} --force-reinstall")
 
 
+def resource_json(name: str) -> dict | None:
+    """A JSON file shipped beside the manifest (a fitted classifier or map), or None when absent."""
+    path = MANIFEST.with_name(name)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"faceprint/models/{name} is unreadable ({exc}); reinstall faceprint") from exc
+
+
 @lru_cache(maxsize=1)
 def manifest() -> dict[str, ModelSpec]:
     raw = json.loads(MANIFEST.read_text())

@@ -10,12 +10,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from .. import __version__
+from .._version import __version__
 from . import errors
-from .routes import compreface, detect, gallery, verify
+from .routes import admin, compreface, detect, gallery, verify
 from .schemas import Health
 from .settings import Settings
 from .similarity import SimilarityMap
+from .tables import ServiceTables
 from .uploads import BodyLimit
 from .work import WorkQueue
 
@@ -23,21 +24,23 @@ WEB = Path(__file__).parent / "web"
 log = logging.getLogger("faceprint.service")
 
 
-def open_galleries(settings: Settings, engine=None) -> dict:
+def open_galleries(settings: Settings, engine=None) -> tuple[dict, dict]:
     """Every configured gallery, which must already exist (create one with `faceprint keys create`
-    or `faceprint enroll`)."""
+    or `faceprint enroll`), and the service's own tables in each: ({name: Gallery}, {name: ServiceTables})."""
     from ..gallery import Gallery
     key = settings.encryption_key()
     extra = {"encryption_key": key} if key else {}
-    out = {}
+    galleries: dict = {}
+    tables: dict = {}
     try:
         for name, location in settings.galleries.items():
-            out[name] = Gallery.open(location, engine=engine, index=settings.index, **extra)
+            galleries[name] = Gallery.open(location, engine=engine, index=settings.index, **extra)
+            tables[name] = ServiceTables.open(location)
     except BaseException:
-        for g in out.values():
-            g.close()
+        for opened in (*galleries.values(), *tables.values()):
+            opened.close()
         raise
-    return out
+    return galleries, tables
 
 
 @asynccontextmanager
@@ -45,20 +48,20 @@ async def lifespan(app: FastAPI):
     from ..engine import Engine
     s: Settings = app.state.settings
     threads = s.threads or max(1, (os.cpu_count() or 1) // s.workers)
-    engine = Engine(detector=s.detector, embedder=s.embedder, threads=threads)
+    engine = Engine(detector=s.detector, embedder=s.embedder, threads=threads, liveness=s.liveness)
     import faiss
     # FAISS's OpenMP pool is process-wide too: N workers each spinning all cores' threads would
-    # oversubscribe the machine (measured here: a third fewer identifications per second).
+    # oversubscribe the machine (fewer identifications per second: bench/service_load.py).
     faiss.omp_set_num_threads(threads)
     app.state.engine = engine
-    app.state.galleries = open_galleries(s, engine)
+    app.state.galleries, app.state.tables = open_galleries(s, engine)
     app.state.similarity = SimilarityMap(engine.model_id)
     app.state.work = WorkQueue(s.engine_threads, s.max_pending)
     try:
         yield
     finally:
-        for g in app.state.galleries.values():
-            g.close()
+        for opened in (*app.state.galleries.values(), *app.state.tables.values()):
+            opened.close()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -75,7 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
         return Health(status="ok", galleries=sorted(app.state.galleries), model=app.state.engine.model_id,
                       worker_pid=os.getpid())
 
-    for module in (detect, verify, gallery, compreface):
+    for module in (detect, verify, gallery, admin, compreface):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)

@@ -1,6 +1,6 @@
 """Error JSON. Native routes answer {"code": "<stable machine code>", "message": "<sentence>"};
-CompreFace routes (/api/v1/...) answer CompreFace's {"message": ..., "code": <int>}. Every
-FaceprintError is the client's doing and maps to a 4xx; only a genuine bug gives a 500."""
+CompreFace routes (/api/v1/...) answer CompreFace's {"message": ..., "code": <int>}. Errors map by
+exception type: the client's mistakes to 4xx, a busy gallery to 503, a gallery fault to 500."""
 from __future__ import annotations
 
 import logging
@@ -18,9 +18,11 @@ log = logging.getLogger("faceprint.service")
 class ServiceError(Exception):
     """An error answer: HTTP status, native code, CompreFace code, message."""
 
-    def __init__(self, status: int, code: str, message: str, cf_code: int = 0, headers: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, cf_code: int = 0, headers: dict | None = None,
+                 cf_fields: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.cf_code, self.headers = status, code, message, cf_code, headers
+        self.cf_fields = cf_fields or {}        # extra fields of the CompreFace body (clients ignore them)
 
 
 def not_found(what: str) -> ServiceError:
@@ -31,25 +33,25 @@ def bad_request(message: str, code: str = "bad_request") -> ServiceError:
     return ServiceError(400, code, message, cf_code=26)
 
 
-# CompreFace codes: 28 is theirs for "no face"; the others are the nearest of theirs we know.
-_MAP = [
+# Most specific first. CompreFace codes: 28 is theirs for "no face"; the others are the nearest of theirs.
+_MAP: list[tuple[type[fe.FaceprintError], int, str, int, str | None]] = [
     (fe.NoFaceError, 400, "no_face", 28, "No face is found in the given image"),
     (fe.ImageTooLargeError, 413, "image_too_large", 26, None),
     (fe.ImageError, 400, "bad_image", 26, None),
     (fe.ModelMismatchError, 409, "model_mismatch", 26, None),
+    (fe.SubjectExistsError, 409, "subject_exists", 26, None),
+    (fe.PresentationAttackError, 422, "presentation_attack", 26, None),   # serve --require-live
+    (fe.LivenessError, 400, "bad_image", 26, None),
+    (fe.UsageError, 422, "bad_request", 26, None),
+    (fe.GalleryBusyError, 503, "busy", 0, None),          # another writer holds the lock: retry
 ]
 
 
 def from_faceprint(exc: fe.FaceprintError) -> ServiceError:
     for cls, status, code, cf, msg in _MAP:
         if isinstance(exc, cls):
-            return ServiceError(status, code, msg or str(exc), cf)
-    if isinstance(exc, fe.UsageError):
-        return ServiceError(422, "bad_request", str(exc), 26)
-    if isinstance(exc, fe.GalleryError):
-        # The gallery, not the request: busy (another writer), or a server-side fault to report.
-        if "busy" in str(exc):
-            return ServiceError(503, "busy", str(exc), 0, headers={"Retry-After": "1"})
+            return ServiceError(status, code, msg or str(exc), cf, headers={"Retry-After": "1"} if status == 503 else None)
+    if isinstance(exc, fe.GalleryError):       # the gallery, not the request: a server-side fault to report
         log.error("gallery error: %s", exc)
         return ServiceError(500, "gallery_error", str(exc), 0)
     return ServiceError(400, "bad_request", str(exc), 26)
@@ -60,7 +62,7 @@ def _compreface(request: Request) -> bool:
 
 
 def respond(request: Request, err: ServiceError) -> JSONResponse:
-    body = ({"message": err.message, "code": err.cf_code} if _compreface(request)
+    body = ({"message": err.message, "code": err.cf_code, **err.cf_fields} if _compreface(request)
             else {"code": err.code, "message": err.message})
     return JSONResponse(body, status_code=err.status, headers=err.headers)
 

@@ -14,17 +14,34 @@ class Error(BaseModel):
 class CFError(BaseModel):
     message: str
     code: int
+    reason: str | None = Field(default=None, description="why an enrolment was refused: low_quality, masked, "
+                                                         "duplicate or near_duplicate (absent on other errors)")
 
 
 # -- native ---------------------------------------------------------------------------------
+class LivenessOut(BaseModel):
+    score: float = Field(description="P(live) in [0, 1]: the two MiniFASNet models fused")
+    live: bool = Field(description="score >= threshold (false too for a face too small to judge)")
+    threshold: float = Field(description="the threshold in force (shipped: fitted for BPCER 1%)")
+    models: dict[str, float] = Field(description="each model's own P(live)")
+    reason: str | None = Field(None, description="why the face was not judged (too small), else null")
+
+
 class FaceOut(BaseModel):
     box: list[float] = Field(description="x, y, width, height in pixels")
     landmarks: list[list[float]] = Field(description="5 points: right eye, left eye, nose, mouth corners")
     score: float = Field(description="detector confidence in [0, 1]")
+    liveness: LivenessOut | None = Field(None, description="live person or presentation attack; null when the "
+                                                            "server runs with --no-liveness")
 
 
 class DetectOut(BaseModel):
     faces: list[FaceOut]
+
+
+class VerifyLiveness(BaseModel):
+    a: LivenessOut
+    b: LivenessOut
 
 
 class VerifyOut(BaseModel):
@@ -32,6 +49,8 @@ class VerifyOut(BaseModel):
     threshold: float
     same: bool
     model: str
+    liveness: VerifyLiveness | None = Field(None, description="each compared face's liveness; null when the "
+                                                               "server runs with --no-liveness")
 
 
 class Candidate(BaseModel):
@@ -78,8 +97,11 @@ class SubjectList(BaseModel):
     limit: int
 
 
-class RenameIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class SubjectPatch(BaseModel):
+    """Rename and/or replace metadata; at least one field."""
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="the new name")
+    metadata: dict[str, Any] | None = Field(default=None, description="replaces the subject's metadata")
+    consent: str | None = Field(default=None, max_length=2000, description="sets metadata.consent; null clears it")
 
 
 class ExampleOut(BaseModel):
@@ -133,6 +155,60 @@ class StatsOut(BaseModel):
     model: str | None
     index: str
     indexed: int
+    default_fpir: float = Field(description="the FPIR identify targets when none is given")
+    threshold: float | None = Field(description="the score threshold that FPIR gives at this gallery's size "
+                                                "(null: empty gallery)")
+
+
+# -- the caller, keys and the audit log (admin) ---------------------------------------------------
+class Me(BaseModel):
+    key_id: str
+    role: str
+    gallery: str
+
+
+class AuditRow(BaseModel):
+    id: int
+    ts: str
+    key_id: str | None
+    action: str
+    subject: str | None
+    image_sha256: str | None
+    outcome: dict[str, Any]
+    client: str | None
+
+
+class AuditPage(BaseModel):
+    rows: list[AuditRow] = Field(description="newest first")
+    total: int = Field(description="rows matching the filters")
+
+
+class KeyOut(BaseModel):
+    id: str
+    role: str
+    name: str
+    created: str
+    revoked: str | None
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut]
+
+
+class KeyIn(BaseModel):
+    role: str = Field(pattern="^(recognize|admin)$")
+    name: str = Field(default="", max_length=200)
+
+
+class KeyCreated(BaseModel):
+    key: str = Field(description="the key itself: shown this once, stored only as its hash")
+    id: str
+    role: str
+    name: str
+
+
+class Revoked(BaseModel):
+    revoked: str
 
 
 class Health(BaseModel):
@@ -210,6 +286,12 @@ class CFVerifyOut(BaseModel):
 class CFExample(BaseModel):
     image_id: str
     subject: str
+
+
+class CFExampleAdded(CFExample):
+    quality: float = Field(description="the face's quality score in [0, 1] (faceprint's; CompreFace clients ignore it)")
+    warning: str | None = Field(default=None, description="why this example may recognise worse (low quality, "
+                                                          "a mask); absent when there is nothing to say")
 
 
 class CFFaceList(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 
-from ..errors import FaceprintError
+from ..errors import FaceprintError, UsageError
 from .settings import ENV, Settings, parse_galleries
 
 
@@ -12,7 +12,9 @@ def settings_from_args(args) -> Settings:
     env = Settings.from_env()
     return Settings(galleries=parse_galleries(args.gallery), host=args.host, port=args.port, workers=args.workers,
                     index=args.index, encryption_key_file=args.encryption_key_file or env.encryption_key_file,
-                    max_upload_bytes=int(args.max_upload_mb * 2**20), max_pending=args.max_pending)
+                    max_upload_bytes=int(args.max_upload_mb * 2**20), max_pending=args.max_pending,
+                    enrol_policy=args.enrol_policy, liveness=not getattr(args, "no_liveness", False),
+                    require_live=getattr(args, "require_live", False))
 
 
 def _open(location: str, create: bool = False, settings: Settings | None = None, key_file: str | None = None):
@@ -25,9 +27,12 @@ def _open(location: str, create: bool = False, settings: Settings | None = None,
 
 
 def check(settings: Settings) -> None:
-    """Fail before starting workers: every gallery must exist and open (key, schema)."""
+    """Fail before starting workers: every gallery must exist and open (key, schema); the service's
+    own tables are created or migrated here, once, before the workers open them."""
+    from .tables import ServiceTables
     for location in settings.galleries.values():
         _open(location, settings=settings).close()
+        ServiceTables.open(location).close()
 
 
 def run(settings: Settings) -> None:
@@ -42,23 +47,30 @@ def run(settings: Settings) -> None:
 
 def keys(location: str, action: str, *, role: str = "recognize", name: str = "", key_id: str | None = None,
          key_file: str | None = None):
-    from .auth import create_key
+    """`faceprint keys create|list|revoke`: JSON-ready results (a new key's clear text appears
+    only in create's)."""
+    from .tables import ServiceTables
     with _open(location, create=(action == "create"), key_file=key_file) as g:
         if g.created:
             logging.getLogger("faceprint").warning("created a new gallery at %s", location)
+    with ServiceTables.open(location) as t:
         if action == "create":
-            return {**create_key(g.store, role, name), "gallery": location.split("@")[-1]}
+            made = t.keys.create(role, name)
+            return {"key": made.key, "id": made.record.id, "role": made.record.role, "gallery": location.split("@")[-1]}
         if action == "list":
-            return g.store.keys()
+            return [k.to_dict() for k in t.keys.all()]
         if not key_id:
-            raise FaceprintError("give the KEY_ID to revoke (see `faceprint keys list`)")
-        if not g.store.revoke_key(key_id):
-            raise FaceprintError(f"no active key with id {key_id!r} in {location}")
+            raise UsageError("give the KEY_ID to revoke (see `faceprint keys list`)")
+        if not t.keys.revoke(key_id):
+            raise UsageError(f"no active key with id {key_id!r} in {location}")
         return {"revoked": key_id}
 
 
 def audit_rows(location: str, *, since: str | None = None, subject: str | None = None,
                key_file: str | None = None) -> list[dict]:
-    from . import audit
-    with _open(location, key_file=key_file) as g:
-        return audit.query(g, since=since, subject=subject)
+    """`faceprint audit`: the gallery's audit rows, oldest first."""
+    from .audit import Filter, utc_time
+    from .tables import ServiceTables
+    _open(location, key_file=key_file).close()
+    with ServiceTables.open(location) as t:
+        return t.audit.rows(Filter(since=utc_time(since, "--since") if since else None, subject=subject))

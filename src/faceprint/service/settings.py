@@ -10,6 +10,7 @@ from ..errors import FaceprintError
 
 ENV = "FACEPRINT_SERVE_SETTINGS"
 DEFAULT_GALLERY = "default"
+ENROL_POLICIES = ("warn", "strict")
 
 
 def parse_galleries(specs: list[str]) -> dict[str, str]:
@@ -42,6 +43,19 @@ class Settings:
     engine_threads: int = 1        # requests computing at once per worker (models run one at a time)
     threads: int | None = None     # OpenCV threads per worker; None: the machine's cores shared among the workers
     default_fpir: float = 0.001
+    # CompreFace routes: "warn" enrols any detected face (quality and a warning in the answer), as
+    # CompreFace does; "strict" refuses masked or low-quality photos, saying which.
+    enrol_policy: str = "warn"
+    # Native detect/verify/identify: each face's liveness block (off: --no-liveness); require_live:
+    # verify/identify refuse a face judged a presentation attack (422 presentation_attack).
+    liveness: bool = True
+    require_live: bool = False
+
+    def __post_init__(self):
+        if self.enrol_policy not in ENROL_POLICIES:
+            raise FaceprintError(f"enrol policy must be one of {', '.join(ENROL_POLICIES)}, not {self.enrol_policy!r}")
+        if self.require_live and not self.liveness:
+            raise FaceprintError("--require-live needs liveness: leave out --no-liveness")
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ModelError
-from ..match import threshold_for_fmr, threshold_for_fpir
+from ..scoring import threshold_for_fmr, threshold_for_fpir
 
 ANCHOR_FPIR, ANCHOR_N = 0.01, 10_000
 LOW_FMR = 1e-3

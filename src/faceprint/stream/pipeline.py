@@ -14,7 +14,9 @@ import numpy as np
 
 from ..errors import ModelMismatchError, UsageError
 from ..progress import progress
+from ..stages.liveness import PassiveLiveness
 from ..types import Face
+from .liveness import LivenessCheck
 from .sinks import AnnotatedVideo, Event, sink_failed
 from .sources import FileSource, Frame, LiveSource, Status, open_source
 from .tracker import FaceTracker
@@ -31,7 +33,7 @@ class Watcher:
                  sinks: list | None = None, output: str | Path | None = None,
                  save_unknown: str | Path | None = None, progress: bool = False, threads: int | None = None,
                  policy: VotePolicy = VotePolicy(), gate: Gate | None = None, max_backoff: float = 10.0,
-                 detect_width: int = 640):
+                 detect_width: int = 640, liveness: PassiveLiveness | None = None):
         if fps is not None and not fps > 0:
             raise UsageError(f"fps must be above 0 (or None for every frame), not {fps}")
         if not min_face >= 0:
@@ -47,6 +49,8 @@ class Watcher:
         self.policy = policy
         self.gate = gate or Gate(min_face=min_face)
         self.sinks = list(sinks or [])
+        # liveness: a recognised track's event waits for its liveness decision (stream.liveness).
+        self._liveness = LivenessCheck(liveness, min_face) if liveness is not None else None
         self.save_unknown = Path(save_unknown) if save_unknown else None
         self.source = source if isinstance(source, (FileSource, LiveSource)) else open_source(
             source, fps=fps, threads=threads, max_backoff=max_backoff)
@@ -90,10 +94,9 @@ class Watcher:
         for item in progress(src, desc="watching", unit="frame", total=expected,
                              enabled=self._progress and not src.live):
             if isinstance(item, Status):
-                if item.event == "source_lost":   # a track lives within one unbroken stream
+                if item.event == "source_lost":   # a track lives within one unbroken stream (ids go on)
                     for tid in tracker.end_all():
                         yield from self._end(votes.pop(tid, None))
-                    tracker = FaceTracker()
                 yield self._emit(Event(item.event, self.name, item.time, time.time(), reason=item.reason or None))
                 continue
             frame: Frame = item
@@ -130,6 +133,8 @@ class Watcher:
             v.last_face, v.last_time, v.last_frame = face, frame.time, frame.index
             if v.wants(face, frame.time) and self.gate.before_embedding(face):
                 to_embed.append((v, face))
+        if self._liveness is not None:
+            self._liveness.observe(frame.image, tracked, frame.time)
         changed = []
         if to_embed:
             templates = self.engine.templates_for(frame.image, [f for _, f in to_embed])
@@ -142,9 +147,15 @@ class Watcher:
         for v in decide(changed, self.gallery, self.policy, fpir=self.fpir, threshold=self.threshold):
             v.best_crop = None
             m = v.decision.decision
-            yield self._emit(Event("recognized", self.name, frame.time, time.time(), track=v.track,
-                                   subject=m.subject.name, score=float(m.score), first_seen=v.first_seen,
-                                   frame=frame.index, box=_box(v.last_face), masked=v.masked()))
+            e = Event("recognized", self.name, frame.time, time.time(), track=v.track, subject=m.subject.name,
+                      score=float(m.score), first_seen=v.first_seen, frame=frame.index, box=_box(v.last_face),
+                      masked=v.masked(), samples=len(v.samples))
+            if self._liveness is None:
+                yield self._emit(e)
+            else:
+                self._liveness.hold(e)
+        for e in self._liveness.release() if self._liveness is not None else []:
+            yield self._emit(e)
         if self._video is not None:
             labels = []
             for tid, face in tracked:
@@ -156,16 +167,24 @@ class Watcher:
     def _end(self, v: TrackVote | None) -> Iterator[Event]:
         if v is None:
             return
+        live = self._liveness
+        for e in live.release(final=v.track) if live is not None else []:
+            yield self._emit(e)
         common = dict(track=v.track, first_seen=v.first_seen, frame=v.last_frame,
-                      box=_box(v.last_face) if v.last_face is not None else None, masked=v.masked())
+                      box=_box(v.last_face) if v.last_face is not None else None, masked=v.masked(),
+                      samples=len(v.samples))
         if not v.decided and len(v.samples) >= self.policy.min_samples:
-            yield self._emit(Event("unknown", self.name, v.last_time, time.time(), score=v.best_score, **common))
+            e = Event("unknown", self.name, v.last_time, time.time(), score=v.best_score, **common)
+            yield self._emit(live.annotate(e) if live is not None else e)
             if v.best_crop is not None and self.save_unknown is not None:
                 self.save_unknown.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(self.save_unknown / f"track{v.track:06d}_{v.first_seen:09.2f}s.jpg"), v.best_crop[1])
         if v.decided or len(v.samples) >= self.policy.min_samples:
             subject = v.decision.decision.subject.name if v.decided else None
-            yield self._emit(Event("track_end", self.name, v.last_time, time.time(), subject=subject, **common))
+            e = Event("track_end", self.name, v.last_time, time.time(), subject=subject, **common)
+            yield self._emit(live.annotate(e) if live is not None else e)
+        if live is not None:
+            live.forget(v.track)
         v.samples.clear()   # templates of the track go with it
 
     def _keep_crop(self, v: TrackVote, image: np.ndarray, face, q: float) -> None:
@@ -198,7 +217,7 @@ class Watcher:
 
 def _engine_for(gallery):
     from ..engine import Engine
-    return Engine(embedder=gallery.model.split(":")[0], flip=gallery.model.endswith(":flip"))
+    return Engine.for_model(gallery.model)
 
 
 def _warm_up(engine) -> None:

@@ -4,7 +4,6 @@ Network sinks send from their own thread through a bounded queue, so a slow or d
 never holds up recognition; a sink that fails logs one line to stderr and the watcher goes on."""
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import sys
@@ -13,52 +12,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import cv2
 import numpy as np
 
 from ..errors import FaceprintError
+from .events import Event
+from .mqtt_formats import Message, MQTTConfig, make_formatter
 from .sources import need
-
-EVENT_TYPES = ("recognized", "unknown", "track_end", "source_lost", "source_back")
-TRACK_FIELDS = ("track", "subject", "score", "first_seen", "frame", "box", "masked")
-
-
-@dataclass(frozen=True)
-class Event:
-    """One thing that happened in a source. time: media seconds since the source started; wall: unix
-    time the event was emitted; first_seen: media time the track began; box: [x, y, w, h] pixels."""
-    event: str
-    source: str
-    time: float
-    wall: float
-    track: int | None = None
-    subject: str | None = None
-    score: float | None = None
-    first_seen: float | None = None
-    frame: int | None = None
-    box: list[float] | None = None
-    masked: bool | None = None       # the track's faces mostly wear a mask
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Track events always carry the track fields (subject is null for `unknown`); source events
-        carry `reason` instead."""
-        d = asdict(self)
-        for k in ("time", "first_seen"):
-            if d[k] is not None:
-                d[k] = round(d[k], 3)
-        if d["score"] is not None:
-            d["score"] = round(d["score"], 4)
-        drop = TRACK_FIELDS if self.track is None else ("reason",)
-        return {k: v for k, v in d.items() if k not in drop and (v is not None or self.track is not None)}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +61,7 @@ class _Background:
         self._thread = threading.Thread(target=self._drain, name=f"faceprint-{self.name}", daemon=True)
         self._thread.start()
 
-    def emit(self, event: Event) -> None:
+    def emit(self, event) -> None:
         while True:
             try:
                 self._q.put_nowait(event)
@@ -117,7 +80,7 @@ class _Background:
                 return
             try:
                 self._send(event)
-                self.sent += 1
+                self.sent += isinstance(event, Event)
             except Exception as exc:   # any failure of the receiver: count it, say it, go on
                 self.failed += 1
                 sink_failed(self, exc)
@@ -162,43 +125,77 @@ class WebhookSink(_Background):
 
 
 class MQTTSink(_Background):
-    """Publishes each event as JSON to mqtt://[user:password@]host[:port]/topic (QoS 1). paho-mqtt
-    reconnects by itself and keeps messages published while the broker is away."""
+    """Publishes events to an MQTT broker (QoS 1) in a format (see mqtt_formats): faceprint's event JSON
+    on one topic by default, or Double Take's topics with Home Assistant discovery. paho-mqtt reconnects
+    by itself and queues what is published while the broker is away; the latest retained message of
+    each topic is published again on every (re)connect, so a broker restarted without persistence
+    gets them back."""
 
     name = "mqtt"
 
-    def __init__(self, url: str, *, client_id: str = "", timeout: float = 10.0):
+    def __init__(self, target: str | MQTTConfig, *, timeout: float = 10.0):
         mqtt = need("paho.mqtt.client")
-        u = urllib.parse.urlsplit(url)
-        if u.scheme not in ("mqtt", "mqtts") or not u.hostname or not u.path.strip("/"):
-            raise FaceprintError(f"MQTT URL must look like mqtt://host:1883/topic, not {url!r}")
-        self.topic = u.path.lstrip("/")
+        self.config = target if isinstance(target, MQTTConfig) else MQTTConfig.from_url(target)
+        self.format = make_formatter(self.config)
         self.timeout = timeout
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-        if u.username:
-            self._client.username_pw_set(urllib.parse.unquote(u.username),
-                                         urllib.parse.unquote(u.password or ""))
-        if u.scheme == "mqtts":
-            self._client.tls_set()
-        self._client.reconnect_delay_set(1, 30)
-        self._client.connect_async(u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883))
-        self._client.loop_start()
+        self._retained = {m.topic: m for m in self.format.opening}   # published on each connect
+        self.published = self.acknowledged = 0   # QoS 1 messages handed to paho / acknowledged by the broker
         super().__init__()
+        c = self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.config.client_id)
+        if self.config.username is not None:
+            c.username_pw_set(self.config.username, self.config.password or "")
+        if self.config.tls:
+            c.tls_set()
+        if self.format.will is not None:
+            w = self.format.will
+            c.will_set(w.topic, w.payload, qos=1, retain=w.retain)
+        c.on_connect = self._on_connect
+        c.on_publish = self._on_publish
+        c.reconnect_delay_set(1, 30)
+        c.connect_async(self.config.host, self.config.port)
+        c.loop_start()
 
-    def _send(self, event: Event) -> None:
-        info = self._client.publish(self.topic, event.to_json(), qos=1)
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        # paho's network thread: hand the replay to the sender thread, which does all the publishing.
+        if not reason_code.is_failure:
+            self.emit(_RECONNECTED)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self.acknowledged += 1
+
+    def _publish(self, m: Message) -> None:
+        if m.retain:
+            self._retained[m.topic] = m
+        info = self._client.publish(m.topic, m.payload, qos=1, retain=m.retain)
         if info.rc not in (0, 4):   # 4: not connected yet; paho queues it and sends on connect
-            raise FaceprintError(f"publish to {self.topic!r} failed (paho rc {info.rc})")
+            raise FaceprintError(f"publish to {m.topic!r} failed (paho rc {info.rc})")
+        self.published += 1
+
+    def _send(self, event) -> None:
+        if event is _RECONNECTED:
+            for m in list(self._retained.values()):
+                self._publish(m)
+            return
+        for m in self.format.messages(event):
+            self._publish(m)
 
     def close(self, timeout: float = 10.0) -> None:
         super().close(timeout)
+        try:
+            for m in self.format.closing():
+                self._publish(m)
+        except FaceprintError as exc:
+            sink_failed(self, exc)
+        # Give queued QoS 1 messages a chance to reach the broker before disconnecting cleanly (a
+        # clean disconnect means the broker does not publish the last will).
         deadline = time.time() + timeout
-        # Give queued QoS 1 messages a chance to reach the broker before disconnecting.
-        while self._client.want_write() and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.2)
+        while self.acknowledged < self.published and time.time() < deadline:
+            time.sleep(0.02)
         self._client.disconnect()
         self._client.loop_stop()
+
+
+_RECONNECTED = object()     # queued by MQTTSink when the broker (re)accepts the connection
 
 
 class AnnotatedVideo:
@@ -239,7 +236,8 @@ class AnnotatedVideo:
 
 
 def make_sinks(*, events: str | Path | None = None, stdout: bool = False, webhook: str | None = None,
-               mqtt: str | None = None) -> list:
+               mqtt: str | MQTTConfig | None = None) -> list:
+    """The sinks asked for; mqtt: a URL (faceprint format) or an MQTTConfig (any format)."""
     sinks: list = []
     if events:
         sinks.append(JSONLSink(events))

@@ -67,7 +67,9 @@ Decoded = Callable[[], "np.ndarray | None"]
 
 def _pyav_frames(url: str, *, threads: int | None = None, timeout: float = 10.0) -> Iterator[tuple[Decoded, float | None]]:
     av = need("av")
-    options = {"rtsp_transport": "tcp"} if url.startswith(("rtsp://", "rtsps://")) else {}
+    # RTSP over TCP (no lost UDP packets), and no waiting for 20 frames to guess a frame rate the
+    # live reader does not use: that wait would hand over the first second of frames in one burst.
+    options = {"rtsp_transport": "tcp", "fpsprobesize": "0"} if url.startswith(("rtsp://", "rtsps://")) else {}
     try:
         container = av.open(url, options=options, timeout=(timeout, timeout))
     except (av.FFmpegError, OSError) as exc:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import match, quality
+from .. import quality
 from ..types import Face, Identification, Template
 
 
@@ -74,28 +74,26 @@ class TrackVote:
 
     def masked(self) -> bool | None:
         """Whether the kept faces, by weight, mostly wear a mask; None where none was assessed."""
-        flags = [(m, s.weight) for s in self.samples if (m := quality.is_masked(s.template.quality_detail)) is not None]
+        flags = [(m, s.weight) for s in self.samples if (m := s.template.is_masked) is not None]
         if not flags:
             return None
         return sum(w for m, w in flags if m) > 0.5 * sum(w for _, w in flags)
 
     def fused(self) -> Template:
         """The quality-weighted mean of the kept templates, re-normalised (template averaging), over
-        the kind holding most of the weight: unmasked templates (a masked face's, occlusion.unmask)
+        the kind holding most of the weight: unmasked templates (a masked face's, scoring.masks.unmask)
         or the others, as their scores are read on different scales until equalised."""
-        unmasked = [match.is_unmasked(s.template) for s in self.samples]
+        unmasked = [s.template.unmasked for s in self.samples]
         majority = sum(s.weight for s, u in zip(self.samples, unmasked) if u) > 0.5 * sum(s.weight for s in self.samples)
         kept = [s for s, u in zip(self.samples, unmasked) if u == majority]
         w = np.array([s.weight for s in kept], np.float32)
         v = (np.vstack([s.template.vector for s in kept]) * w[:, None]).sum(0)
         v /= max(float(np.linalg.norm(v)), 1e-12)
         best = max(kept, key=lambda s: s.weight).template
-        p_masked = [(s.template.quality_detail["masked"], s.weight) for s in kept if "masked" in s.template.quality_detail]
-        detail = {"masked": sum(p * wt for p, wt in p_masked) / sum(wt for _, wt in p_masked)} if p_masked else {}
-        if majority:
-            detail["unmasked"] = 1.0
+        p_masked = [(s.template.masked, s.weight) for s in kept if s.template.masked is not None]
+        masked = sum(p * wt for p, wt in p_masked) / sum(wt for _, wt in p_masked) if p_masked else None
         return Template(vector=v.astype(np.float32), model=best.model, quality=float(w.mean()), face=best.face,
-                        quality_detail=detail)
+                        masked=masked, unmasked=majority)
 
 
 @dataclass(frozen=True)

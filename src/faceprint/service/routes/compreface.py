@@ -8,18 +8,17 @@ import time
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from ... import match
-from ...imageio import decode
-from ...quality import is_masked
+from ... import quality, scoring
 from ...types import Face, Template
-from .. import audit, uploads
+from ...errors import SubjectExistsError
+from .. import uploads
 from ..auth import Caller, admin
 from ..auth import recognize as can_recognize
 from ..errors import ServiceError, not_found
-from ..schemas import (CFBox, CFDeletedCount, CFDetectOut, CFExample, CFFace, CFFaceList, CFFaceVerified, CFFaceVerifyOut,
+from ..schemas import (CFBox, CFDeletedCount, CFDetectOut, CFExample, CFExampleAdded, CFFace, CFFaceList, CFFaceVerified, CFFaceVerifyOut,
                        CFMask, CFMatch, CFRecognized, CFRecognizeOut, CFSubjectBody, CFSubjects, CFSubjectScore, CFUpdated,
                        CFVerification, CFVerifyOut, image_body)
-from .common import CF_ERRORS, run
+from .common import CF_ERRORS, durable, run
 from .gallery import delete_examples, delete_subject_of
 
 router = APIRouter(prefix="/api/v1", tags=["CompreFace-compatible"], responses=CF_ERRORS)
@@ -58,8 +57,8 @@ def _cf_face(f: Face, opt: Options, ms: dict[str, float], template: Template | N
         out["landmarks"] = [[int(round(float(px))), int(round(float(py)))] for px, py in f.landmarks]
     if "calculator" in opt.plugins and template is not None:
         out["embedding"] = [round(float(v), 6) for v in template.vector]
-    if "mask" in opt.plugins and template is not None and (masked := is_masked(template.quality_detail)) is not None:
-        p = float(template.quality_detail["masked"])      # no "worn incorrectly": the classifier has two classes
+    if "mask" in opt.plugins and template is not None and (masked := template.is_masked) is not None:
+        p = float(template.masked)      # no "worn incorrectly": the classifier has two classes
         out["mask"] = CFMask(value="mask_worn_correctly" if masked else "without_mask",
                              probability=round(max(p, 1 - p), 5))
     if opt.status:
@@ -77,14 +76,8 @@ def _versions(request: Request, opt: Options) -> dict | None:
 
 def _templates(request: Request, data: bytes, opt: Options):
     """(faces kept, their templates, timings in ms) for one image."""
-    eng = request.app.state.engine
-    t0 = time.perf_counter()
-    img, source = decode(data, limits=eng.limits)
-    faces = _faces(eng.detector.detect([img])[0], opt)
-    t1 = time.perf_counter()
-    templates = eng.templates_for(img, faces, source=source)
-    t2 = time.perf_counter()
-    return faces, templates, {"detector": round((t1 - t0) * 1000, 1), "calculator": round((t2 - t1) * 1000, 1)}
+    a = request.app.state.engine.analyse(data, select=None, keep=lambda faces: _faces(faces, opt))
+    return a.faces, a.templates, {"detector": round(a.decode_ms + a.detect_ms, 1), "calculator": round(a.template_ms, 1)}
 
 
 def _sim(request: Request, score: float) -> float:
@@ -106,45 +99,69 @@ async def recognize(request: Request, opt: Options = Depends(),
         t0 = time.perf_counter()
         hits = g.search_batch(templates, k=max(1, prediction_count))
         ms["recognizer"] = round((time.perf_counter() - t0) * 1000, 1)
-        audit.record(g, *[caller.audit("identify", subject=h[0].subject.name if h else None, image=data,
-                                       score=round(h[0].score, 6) if h else None,
-                                       similarity=_sim(request, h[0].score) if h else None, api="compreface")
-                          for h in hits])
-        return faces, templates, hits, ms
-    faces, templates, hits, ms = await run(request, work)
+        logged = caller.submit(*[caller.audit("identify", subject=h[0].subject.name if h else None, image=data,
+                                              score=round(h[0].score, 6) if h else None,
+                                              similarity=_sim(request, h[0].score) if h else None, api="compreface")
+                                 for h in hits])
+        return faces, templates, hits, ms, logged
+    faces, templates, hits, ms, logged = await run(request, work)
+    await durable(logged)
     return CFRecognizeOut(result=[CFRecognized(
         **_cf_face(f, opt, ms, t),
         subjects=[CFSubjectScore(subject=m.subject.name, similarity=_sim(request, m.score)) for m in h])
         for f, t, h in zip(faces, templates, hits)], plugins_versions=_versions(request, opt))
 
 
-@router.post("/recognition/faces", response_model=CFExample, status_code=201, openapi_extra=image_body("file"))
+# The CLI's hint means nothing to a CompreFace client, which has no way to force an enrolment.
+_FORCE_HINT = ", or force (--force) to enrol it anyway"
+
+
+def _refused(status: int, code: str, message: str) -> ServiceError:
+    """An enrolment refusal: the message says why, and `reason` names it for programs."""
+    return ServiceError(status, code, message, 26, cf_fields={"reason": code})
+
+
+@router.post("/recognition/faces", response_model=CFExampleAdded, response_model_exclude_none=True, status_code=201,
+             openapi_extra=image_body("file"))
 async def add_example(request: Request, subject: str = Query(..., min_length=1, max_length=200),
-                      det_prob_threshold: float = Query(0.8, ge=0, le=1), caller: Caller = Depends(admin)) -> CFExample:
+                      det_prob_threshold: float = Query(0.8, ge=0, le=1),
+                      caller: Caller = Depends(admin)) -> CFExampleAdded:
+    """Enrol the photo's largest face. Under `--enrol-policy warn` (the default) any detected face
+    is enrolled, as CompreFace does, with a `warning` when it is masked or of low quality; under
+    `strict` such a photo is refused (400, `reason` masked or low_quality). The same photo again,
+    or a near copy of it, is refused under both (409, `reason` duplicate or near_duplicate)."""
     files, fields = await uploads.read_form(request)
     data = uploads.image(files, fields, "file")
     opt = Options(limit=1, det_prob_threshold=det_prob_threshold, face_plugins="", status=False)
     name = subject.strip()
     if not name:
         raise ServiceError(400, "bad_request", "subject must not be blank", 26)
+    strict = request.app.state.settings.enrol_policy == "strict"
 
     def work():
         _, templates, _ = _templates(request, data, opt)
-        enr = caller.gallery.enroll(name, templates)
+        gate = quality.enrolment_refusal(templates[0])
+        warning = gate[1].replace(_FORCE_HINT, "") if gate else None
+        if gate and strict:
+            raise _refused(400, gate[0], f"{warning} (this server enrols only photos that pass its quality gate: "
+                                         "--enrol-policy strict)")
+        enr = caller.gallery.enroll(name, templates, force=True)
         if not enr.added:
-            raise ServiceError(409, "duplicate", f"this photo is already enrolled for {name!r}", 26)
-        tid = enr.added[0]
-        audit.record(caller.gallery, caller.audit("enroll", subject=name, image=data, template_id=tid, api="compreface"))
-        return tid
-    tid = await run(request, work)
-    return CFExample(image_id=str(tid), subject=name)
+            skip = enr.skipped[0]
+            raise _refused(409, skip.code, f"this photo is already enrolled for {name!r}" if skip.code == "duplicate"
+                           else skip.reason)
+        caller.record(caller.audit("enroll", subject=name, image=data, template_id=enr.added[0], api="compreface",
+                                   warning=gate[0] if gate else None))
+        return enr.added[0], templates[0].quality, warning
+    tid, q, warning = await run(request, work)
+    return CFExampleAdded(image_id=str(tid), subject=name, quality=round(float(q), 3), warning=warning)
 
 
 @router.get("/recognition/faces", response_model=CFFaceList)
 async def list_faces(request: Request, page: int = Query(0, ge=0, le=2**31), size: int = Query(20, ge=1, le=1000),
                      subject: str | None = Query(None), caller: Caller = Depends(can_recognize)) -> CFFaceList:
-    rows, total = await run(request, caller.gallery.store.template_rows, subject or None, page * size, size)
-    return CFFaceList(faces=[CFExample(image_id=str(r["id"]), subject=r["subject"]) for r in rows], page_number=page,
+    rows, total = await run(request, caller.gallery.examples, subject or None, page * size, size)
+    return CFFaceList(faces=[CFExample(image_id=str(r.id), subject=r.subject) for r in rows], page_number=page,
                       page_size=size, total_pages=math.ceil(total / size), total_elements=total)
 
 
@@ -155,8 +172,8 @@ async def delete_faces_of_subject(request: Request, subject: str | None = Query(
     def work():
         ids, offset = [], 0
         while True:
-            rows, total = caller.gallery.store.template_rows(subject or None, offset, 10_000)
-            ids += [r["id"] for r in rows]
+            rows, total = caller.gallery.examples(subject or None, offset, 10_000)
+            ids += [r.id for r in rows]
             offset += len(rows)
             if not rows or offset >= total:
                 break
@@ -195,16 +212,17 @@ async def verify_face(request: Request, image_id: str, opt: Options = Depends(),
     g = caller.gallery
 
     def work():
-        owner = g.store.subject_of([tid]) if tid is not None else {}
-        if tid not in owner:
+        owner = g.example_owners([tid]).get(tid) if tid is not None else None
+        vector = g.example_vector(tid) if owner is not None else None
+        if vector is None:
             raise not_found(f"no example with image_id {image_id!r}")
-        _, vecs = g.store.vectors_between(tid, tid)
         faces, templates, ms = _templates(request, data, opt)
-        scores = [match.probe_score(t, vecs[0]) for t in templates]
-        audit.record(g, caller.audit("verify", subject=owner[tid][1], image=data, template_id=tid,
-                                     score=round(max(scores), 6), api="compreface"))
-        return faces, templates, scores, ms, owner[tid][1]
-    faces, templates, scores, ms, subject = await run(request, work)
+        scores = [scoring.probe_score(t, vector) for t in templates]
+        logged = caller.submit(caller.audit("verify", subject=owner, image=data, template_id=tid,
+                                            score=round(max(scores), 6), api="compreface"))
+        return faces, templates, scores, ms, owner, logged
+    faces, templates, scores, ms, subject, logged = await run(request, work)
+    await durable(logged)
     return CFFaceVerifyOut(result=[CFFaceVerified(**_cf_face(f, opt, ms, t), similarity=_sim(request, s),
                                                   subject=subject)
                                    for f, t, s in zip(faces, templates, scores)],
@@ -217,9 +235,13 @@ async def add_subject(request: Request, body: CFSubjectBody, caller: Caller = De
     name = body.subject.strip()
 
     def work():
-        if not name or not caller.gallery.store.create_subject(name, {}):
-            raise ServiceError(400, "subject_exists", f"subject {name!r} already exists or is blank", 26)
-        audit.record(caller.gallery, caller.audit("create_subject", subject=name, api="compreface"))
+        if not name:
+            raise ServiceError(400, "bad_request", "the subject name must not be blank", 26)
+        try:
+            caller.gallery.create_subject(name)
+        except SubjectExistsError as exc:      # CompreFace answers 400 here, not 409
+            raise ServiceError(400, "subject_exists", str(exc), 26) from None
+        caller.record(caller.audit("create_subject", subject=name, api="compreface"))
     await run(request, work)
     return CFSubjectBody(subject=name)
 
@@ -237,10 +259,9 @@ async def rename_subject(request: Request, subject: str, body: CFSubjectBody, ca
     def work():
         if not new:
             raise ServiceError(400, "bad_request", "the new subject name must not be blank", 26)
-        if not caller.gallery.store.rename_subject(subject, new):
+        if caller.gallery.rename_subject(subject, new, merge=True) is None:
             raise not_found(f"subject {subject!r} not found")
-        caller.gallery.sync()
-        audit.record(caller.gallery, caller.audit("rename", subject=new, old_name=subject, api="compreface"))
+        caller.record(caller.audit("rename", subject=new, old_name=subject, api="compreface"))
     await run(request, work)
     return CFUpdated(updated=True)
 
@@ -250,7 +271,7 @@ async def delete_subject(request: Request, subject: str, caller: Caller = Depend
     def work():
         if not delete_subject_of(caller.gallery, subject):
             raise not_found(f"subject {subject!r} not found")
-        audit.record(caller.gallery, caller.audit("delete_subject", subject=subject, api="compreface"))
+        caller.record(caller.audit("delete_subject", subject=subject, api="compreface"))
     await run(request, work)
     return CFSubjectBody.model_construct(subject=subject)
 
@@ -262,7 +283,7 @@ async def delete_all_subjects(request: Request, caller: Caller = Depends(admin))
         for s in caller.gallery.subjects():
             if delete_subject_of(caller.gallery, s.name):
                 n += 1
-                audit.record(caller.gallery, caller.audit("delete_subject", subject=s.name, api="compreface"))
+                caller.record(caller.audit("delete_subject", subject=s.name, api="compreface"))
         return n
     return CFDeletedCount(deleted=await run(request, work))
 
@@ -295,10 +316,11 @@ async def verify(request: Request, opt: Options = Depends(), caller: Caller = De
         one = Options(limit=1, det_prob_threshold=opt.det, face_plugins=",".join(opt.plugins), status=opt.status)
         sf, st, sms = _templates(request, src, one)
         tf, tt, tms = _templates(request, tgt, opt)
-        scores = [match.compare(st[0], t) for t in tt]
-        audit.record(caller.gallery, caller.audit("verify", image=src, score=round(max(scores), 6), api="compreface"))
-        return sf[0], st[0], sms, tf, tt, tms, scores
-    sf, st, sms, tf, tt, tms, scores = await run(request, work)
+        scores = [scoring.compare(st[0], t) for t in tt]
+        logged = caller.submit(caller.audit("verify", image=src, score=round(max(scores), 6), api="compreface"))
+        return sf[0], st[0], sms, tf, tt, tms, scores, logged
+    sf, st, sms, tf, tt, tms, scores, logged = await run(request, work)
+    await durable(logged)
     return CFVerifyOut(result=[CFVerification(
         source_image_face=CFFace(**_cf_face(sf, opt, sms, st)),
         face_matches=[CFMatch(**_cf_face(f, opt, tms, t), similarity=_sim(request, s))

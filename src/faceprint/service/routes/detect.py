@@ -15,5 +15,12 @@ router = APIRouter(prefix="/v1", tags=["native"], responses=ERRORS)
 async def detect(request: Request, caller: Caller = Depends(recognize)) -> DetectOut:
     files, fields = await uploads.read_form(request)
     data = uploads.image(files, fields, "file")
-    faces = await run(request, request.app.state.engine.detect, data)
-    return DetectOut(faces=[face_out(f) for f in faces])
+    eng = request.app.state.engine
+
+    def work():
+        img = eng.load(data)
+        faces = eng.detector.detect([img])[0]
+        live = eng.liveness_stage.assess(img, faces) if eng.liveness_stage is not None else [None] * len(faces)
+        return faces, live
+    faces, live = await run(request, work)
+    return DetectOut(faces=[face_out(f, lv) for f, lv in zip(faces, live)])

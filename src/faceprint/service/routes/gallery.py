@@ -2,15 +2,18 @@
 caller's key's gallery; a key of one gallery can neither see nor change another."""
 from __future__ import annotations
 
+from dataclasses import asdict, replace
+
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from ...errors import FaceprintError, GalleryPurgePendingError
-from .. import audit, uploads
+from ...errors import EnrolmentRefusedError, FaceprintError, GalleryPurgePendingError, NoFaceError
+from .. import uploads
 from ..auth import Caller, admin, recognize
 from ..errors import ServiceError, bad_request, from_faceprint, not_found
 from ..schemas import (BulkItem, BulkOut, Candidate, Deleted, ExampleList, ExampleOut, ExamplesAdded, IdentifiedFace,
-                       IdentifyOut, RenameIn, Skipped, StatsOut, SubjectIn, SubjectList, SubjectOut, image_body)
-from .common import ERRORS, face_out, run
+                       IdentifyOut, Skipped, StatsOut, SubjectIn, SubjectList, SubjectOut, SubjectPatch,
+                       image_body)
+from .common import ERRORS, durable, face_out, live_outcome, refused, run
 
 router = APIRouter(prefix="/v1", tags=["native"], responses=ERRORS)
 MAX_ID = 2**63 - 1       # template ids are 64-bit database integers
@@ -21,16 +24,17 @@ def _subject_out(s) -> SubjectOut:
                       templates=s.templates)
 
 
+def _analysed(engine, data: bytes) -> tuple[list, list]:
+    """Every face's template and liveness (None each with liveness off); ([], []) for no face."""
+    try:
+        a = engine.analyse(data, select=None)
+    except NoFaceError:
+        return [], []
+    return a.templates, a.liveness or [None] * len(a.templates)
+
+
 def _code(exc: FaceprintError) -> str:
     return from_faceprint(exc).code
-
-
-def identify_templates(gallery, templates, *, k: int, fpir: float | None, threshold: float | None):
-    """Open-set decisions for already computed templates (the gallery's default FPIR unless a
-    target FPIR or a raw threshold is given)."""
-    if not templates:
-        return []
-    return gallery.identify(templates, k=k, fpir=fpir, threshold=threshold)
 
 
 @router.post("/identify", response_model=IdentifyOut, openapi_extra=image_body("file"))
@@ -46,18 +50,27 @@ async def identify(request: Request,
     g = caller.gallery
 
     def work():
-        templates = request.app.state.engine.templates(data)
-        results = identify_templates(g, templates, k=k, fpir=fpir, threshold=threshold)
+        templates, live = _analysed(request.app.state.engine, data)
+        # A bystander too small to judge does not refuse the request; it is just never a decision.
+        require = request.app.state.settings.require_live
+        err = refused(live, require, unjudged=False)
+        results = g.identify(templates, k=k, fpir=fpir, threshold=threshold)   # [] for no face
+        if require:
+            results = [r if lv is None or lv.live else replace(r, decision=None) for r, lv in zip(results, live)]
         rows = [caller.audit("identify", subject=r.decision.subject.name if r.decision else None, image=data,
                              decision=r.decision.subject.name if r.decision else None,
                              score=round(r.candidates[0].score, 6) if r.candidates else None,
-                             threshold=round(r.threshold, 6)) for r in results]
-        audit.record(g, *(rows or [caller.audit("identify", image=data, faces=0)]))
-        return results, results[0].gallery_size if results else g.store.counts()["subjects"]
-    results, size = await run(request, work)
+                             threshold=round(r.threshold, 6), **live_outcome([lv], err))
+                for r, lv in zip(results, live)]
+        logged = caller.submit(*(rows or [caller.audit("identify", image=data, faces=0)]))
+        return results, live, err, results[0].gallery_size if results else g.size, logged
+    results, live, err, size, logged = await run(request, work)
+    await durable(logged)
+    if err is not None:
+        raise err
     out = []
-    for r in results:
-        f = face_out(r.face)
+    for r, lv in zip(results, live):
+        f = face_out(r.face, lv)
         out.append(IdentifiedFace(
             **f.model_dump(), candidates=[Candidate(subject=m.subject.name, score=m.score, rank=m.rank) for m in r.candidates],
             decision=r.decision.subject.name if r.decision else None,
@@ -69,10 +82,10 @@ async def identify(request: Request,
 # -- subjects -------------------------------------------------------------------------------
 @router.get("/subjects", response_model=SubjectList)
 async def list_subjects(request: Request, offset: int = Query(0, ge=0, le=2**31), limit: int = Query(100, ge=1, le=1000),
+                        q: str | None = Query(None, max_length=200, description="only names containing this (any case)"),
                         caller: Caller = Depends(recognize)) -> SubjectList:
-    subjects = await run(request, caller.gallery.subjects)
-    return SubjectList(subjects=[_subject_out(s) for s in subjects[offset:offset + limit]], total=len(subjects),
-                       offset=offset, limit=limit)
+    subjects, total = await run(request, caller.gallery.subject_page, q, offset, limit)
+    return SubjectList(subjects=[_subject_out(s) for s in subjects], total=total, offset=offset, limit=limit)
 
 
 @router.post("/subjects", response_model=SubjectOut, status_code=201)
@@ -83,10 +96,9 @@ async def create_subject(request: Request, body: SubjectIn, caller: Caller = Dep
     metadata = {**body.metadata, **({"consent": body.consent} if body.consent else {})}
 
     def work():
-        if not caller.gallery.store.create_subject(name, metadata):
-            raise ServiceError(409, "subject_exists", f"a subject named {name!r} already exists", 26)
-        audit.record(caller.gallery, caller.audit("create_subject", subject=name))
-        return caller.gallery.subject(name)
+        subject = caller.gallery.create_subject(name, metadata)
+        caller.record(caller.audit("create_subject", subject=name))
+        return subject
     return _subject_out(await run(request, work))
 
 
@@ -103,19 +115,27 @@ async def show_subject(request: Request, name: str, caller: Caller = Depends(rec
 
 
 @router.patch("/subjects/{name}", response_model=SubjectOut)
-async def rename_subject(request: Request, name: str, body: RenameIn, caller: Caller = Depends(admin)) -> SubjectOut:
-    new = body.name.strip()
-    if not new:
-        raise bad_request("name must not be blank")
+async def update_subject(request: Request, name: str, body: SubjectPatch, caller: Caller = Depends(admin)) -> SubjectOut:
+    """Rename (409 when the new name is taken) and/or replace the metadata or its consent record."""
+    fields = body.model_fields_set - {"name"}
+    new = body.name.strip() if body.name is not None else name
+    if not new or not (fields or body.name is not None):
+        raise bad_request("give a non-blank name, metadata or consent")
 
     def work():
         g = caller.gallery
-        _subject(g, name)
-        if new != name and g.subject(new) is not None:
-            raise ServiceError(409, "subject_exists", f"a subject named {new!r} already exists", 26)
-        g.store.rename_subject(name, new)
-        audit.record(g, caller.audit("rename", subject=new, old_name=name))
-        return g.subject(new)
+        subject = _subject(g, name)
+        if new != name:
+            subject = g.rename_subject(name, new)
+            caller.record(caller.audit("rename", subject=new, old_name=name))
+        if fields:
+            meta = dict(body.metadata if body.metadata is not None else subject.metadata)
+            if "consent" in fields:
+                meta.pop("consent", None)
+                meta.update({"consent": body.consent} if body.consent else {})
+            subject = g.set_metadata(new, meta)
+            caller.record(caller.audit("update_subject", subject=new, fields=sorted(fields)))
+        return subject
     return _subject_out(await run(request, work))
 
 
@@ -124,15 +144,15 @@ async def delete_subject(request: Request, name: str, caller: Caller = Depends(a
     def work():
         if not delete_subject_of(caller.gallery, name):
             raise not_found(f"no subject named {name!r} in this gallery")
-        audit.record(caller.gallery, caller.audit("delete_subject", subject=name))
+        caller.record(caller.audit("delete_subject", subject=name))
     await run(request, work)
     return Deleted(deleted=True)
 
 
 # -- examples (templates) ---------------------------------------------------------------------
-def enroll_images(request: Request, caller: Caller, name: str, images: list[bytes], metadata=None):
+def enroll_images(request: Request, caller: Caller, name: str, images: list[bytes], metadata=None, force: bool = False):
     """Template each photo (its most prominent face) and enrol the good ones in one transaction;
-    photos without a usable face are skipped with the reason."""
+    photos without a usable face are skipped with the reason (force: masked or low-quality faces too)."""
     eng, g = request.app.state.engine, caller.gallery
     templates, skipped, kept = [], [], []
     for i, data in enumerate(images):
@@ -143,28 +163,34 @@ def enroll_images(request: Request, caller: Caller, name: str, images: list[byte
             skipped.append(Skipped(index=i, code=_code(exc), reason=str(exc)))
     added = []
     if templates:
-        enr = g.enroll(name, templates, metadata=metadata)
-        for s in enr.skipped:
+        try:
+            enr = g.enroll(name, templates, metadata=metadata, force=force)
+            added, skips = list(enr.added), enr.skipped
+        except EnrolmentRefusedError as exc:       # a new subject with nothing to enrol: each photo's reason
+            skips = exc.skipped
+        for s in skips:
             skipped.append(Skipped(index=kept[s.index], code=s.code, reason=s.reason))
-        left_out = {kept[s.index] for s in enr.skipped}
+        left_out = {kept[s.index] for s in skips}
         kept = [i for i in kept if i not in left_out]
-        added = list(enr.added)
-    audit.record(g, *[caller.audit("enroll", subject=name, image=images[i], template_id=tid)
-                      for i, tid in zip(kept, added)])
+    caller.record(*[caller.audit("enroll", subject=name, image=images[i], template_id=tid)
+                    for i, tid in zip(kept, added)])
     return added, sorted(skipped, key=lambda s: s.index)
 
 
 @router.post("/subjects/{name}/examples", response_model=ExamplesAdded, status_code=201,
              openapi_extra=image_body("file", many=("file",)))
-async def add_examples(request: Request, name: str, caller: Caller = Depends(admin)) -> ExamplesAdded:
-    """Add photos of a subject (created if new); one template per photo."""
+async def add_examples(request: Request, name: str,
+                       force: bool = Query(False, description="enrol masked or low-quality faces too"),
+                       caller: Caller = Depends(admin)) -> ExamplesAdded:
+    """Add photos of a subject (created if new); one template per photo. Masked or low-quality faces
+    are skipped with the reason unless `force`."""
     if not name.strip():
         raise bad_request("subject name must not be blank")
     files, fields = await uploads.read_form(request)
     images = uploads.images(files, fields, "file", many=True)
     if not images:
         raise bad_request("no photos given", "missing_image")
-    added, skipped = await run(request, enroll_images, request, caller, name.strip(), images)
+    added, skipped = await run(request, enroll_images, request, caller, name.strip(), images, None, force)
     if not added:
         first = skipped[0]
         raise ServiceError(400, first.code, f"no photo could be enrolled: {first.reason}", 28 if first.code == "no_face" else 26)
@@ -176,9 +202,9 @@ async def list_examples(request: Request, name: str, offset: int = Query(0, ge=0
                         caller: Caller = Depends(recognize)) -> ExampleList:
     def work():
         _subject(caller.gallery, name)
-        return caller.gallery.store.template_rows(name, offset, limit)
+        return caller.gallery.examples(name, offset, limit)
     rows, total = await run(request, work)
-    return ExampleList(examples=[ExampleOut(**r) for r in rows], total=total)
+    return ExampleList(examples=[ExampleOut(**asdict(r)) for r in rows], total=total)
 
 
 def delete_subject_of(gallery, name: str) -> bool:
@@ -193,13 +219,8 @@ def delete_subject_of(gallery, name: str) -> bool:
 def delete_examples(caller: Caller, ids: list[int], subject: str | None = None) -> list[tuple[int, str]]:
     """Delete templates by id (only the subject's when given), log them, and take them out of the
     index file too."""
-    g = caller.gallery
-    if subject is not None:
-        owners = g.store.subject_of(ids)
-        ids = [i for i in ids if i in owners and owners[i][1] == subject]
-    done = g.delete_templates(ids)
-    if done:
-        audit.record(g, *[caller.audit("delete_example", subject=s, template_id=i) for i, s in done])
+    done = caller.gallery.delete_examples(ids, subject=subject)
+    caller.record(*[caller.audit("delete_example", subject=s, template_id=i) for i, s in done])
     return done
 
 
@@ -264,6 +285,11 @@ async def bulk_enroll(request: Request, caller: Caller = Depends(admin)) -> Bulk
 
 @router.get("/stats", response_model=StatsOut)
 async def stats(request: Request, caller: Caller = Depends(recognize)) -> StatsOut:
-    s = await run(request, caller.gallery.stats)
-    return StatsOut(gallery=caller.gallery_name, subjects=s["subjects"], templates=s["templates"], model=s.get("model"),
-                    index=str(s.get("index")), indexed=s.get("indexed", 0))
+    def work():
+        g = caller.gallery
+        s = g.stats()
+        threshold = g.threshold_for_fpir(g.default_fpir) if s["subjects"] else None
+        return StatsOut(gallery=caller.gallery_name, subjects=s["subjects"], templates=s["templates"],
+                        model=s["model"], index=str(s["index"]), indexed=s["indexed"], default_fpir=g.default_fpir,
+                        threshold=threshold)
+    return await run(request, work)

@@ -5,10 +5,10 @@ import hashlib
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from .. import audit, uploads
+from .. import uploads
 from ..auth import Caller, recognize
-from ..schemas import VerifyOut, image_body
-from .common import ERRORS, run
+from ..schemas import VerifyLiveness, VerifyOut, image_body
+from .common import ERRORS, durable, live_outcome, liveness_out, refused, run
 
 router = APIRouter(prefix="/v1", tags=["native"], responses=ERRORS)
 
@@ -21,9 +21,17 @@ async def verify(request: Request, threshold: float | None = Query(None, ge=-1, 
     a, b = uploads.image(files, fields, "a"), uploads.image(files, fields, "b")
 
     def work():
-        v = request.app.state.engine.verify(a, b, threshold=threshold)
-        audit.record(caller.gallery, caller.audit("verify", image=a, image_b_sha256=hashlib.sha256(b).hexdigest(),
-                                                  score=round(v.score, 6), same=v.same))
-        return v
-    v = await run(request, work)
-    return VerifyOut(score=v.score, threshold=v.threshold, same=v.same, model=v.model)
+        eng = request.app.state.engine
+        sides = [eng.analyse(a), eng.analyse(b)]
+        v = eng.verify(sides[0].template, sides[1].template, threshold=threshold)
+        live = [s.liveness[0] if s.liveness else None for s in sides]
+        err = refused(live, request.app.state.settings.require_live)
+        logged = caller.submit(caller.audit("verify", image=a, image_b_sha256=hashlib.sha256(b).hexdigest(),
+                                            score=round(v.score, 6), same=v.same, **live_outcome(live, err)))
+        return v, live, err, logged
+    v, live, err, logged = await run(request, work)
+    await durable(logged)
+    if err is not None:
+        raise err
+    both = VerifyLiveness(a=liveness_out(live[0]), b=liveness_out(live[1])) if None not in live else None
+    return VerifyOut(score=v.score, threshold=v.threshold, same=v.same, model=v.model, liveness=both)

@@ -1,119 +1,92 @@
-// faceprint web page: plain JavaScript against the native API (/v1/...), no build step, no CDN.
-"use strict";
-const $ = (id) => document.getElementById(id);
-const keyInput = $("key");
-keyInput.value = localStorage.getItem("faceprint-key") || "";
-keyInput.addEventListener("change", () => { localStorage.setItem("faceprint-key", keyInput.value.trim()); refresh(); });
+// faceprint console: the key, the tabs (keyboard: arrows, Home, End) and the gallery view; each
+// other view lives in its own module. Plain ES modules against /v1/..., no build step, no CDN.
+import { $, api, el, fail, fmt, initDialog, say, state } from "./core.js";
+import { initAdmin, loadAudit, loadKeys } from "./admin.js";
+import { initRecognise } from "./recognise.js";
+import { initSubjects, loadSubjects } from "./subjects.js";
 
-function status(text, isError) {
-  const s = $("status");
-  s.textContent = text;
-  s.className = isError ? "error" : "";
-}
+const STORE = "faceprint-key";
+const tabs = () => [...document.querySelectorAll('[role="tab"]')].filter((t) => !t.hidden);
+const loaders = { subjects: loadSubjects, audit: loadAudit, keys: loadKeys, stats: loadStats };
 
-async function api(method, path, body) {
-  const opts = { method, headers: { "x-api-key": keyInput.value.trim() } };
-  if (body instanceof FormData) opts.body = body;
-  else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["content-type"] = "application/json"; }
-  const r = await fetch(path, opts);
-  const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(data.message || `HTTP ${r.status}`);
-  return data;
-}
-
-// -- identify: draw a box, a name and a score on every face --------------------------------------
-async function identify(file) {
-  const img = $("photo"), boxes = $("boxes"), list = $("faces");
-  boxes.replaceChildren(); list.replaceChildren();
-  img.src = URL.createObjectURL(file);
-  await img.decode().catch(() => {});
-  const form = new FormData();
-  form.append("file", file);
-  let res;
-  try { res = await api("POST", "/v1/identify", form); } catch (e) { status(e.message, true); return; }
-  const sx = img.clientWidth / img.naturalWidth, sy = img.clientHeight / img.naturalHeight;
-  for (const face of res.faces) {
-    const [x, y, w, h] = face.box;
-    const div = document.createElement("div");
-    div.className = "box" + (face.decision ? " known" : "");
-    Object.assign(div.style, { left: `${x * sx}px`, top: `${y * sy}px`, width: `${w * sx}px`, height: `${h * sy}px` });
-    const best = face.candidates[0];
-    const label = document.createElement("span");
-    label.textContent = face.decision ? `${face.decision} ${face.decision_score.toFixed(2)}`
-      : `unknown${best ? ` (best ${best.subject} ${best.score.toFixed(2)})` : ""}`;
-    if (face.masked) label.textContent += " · masked";
-    div.appendChild(label);
-    boxes.appendChild(div);
-    const li = document.createElement("li");
-    li.textContent = `${label.textContent} — threshold ${face.threshold.toFixed(3)}` +
-      (face.fpir ? ` (FPIR ${face.fpir} over ${res.gallery_size} subjects)` : "");
-    list.appendChild(li);
+function show(view, focusTab = false) {
+  const allowed = tabs().map((t) => t.dataset.view);
+  if (!allowed.includes(view)) view = "recognise";
+  for (const t of document.querySelectorAll('[role="tab"]')) {
+    const on = t.dataset.view === view;
+    t.setAttribute("aria-selected", String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute("aria-controls")).hidden = !on;
+    if (on && focusTab) t.focus();
   }
-  status(`${res.faces.length} face(s)`);
+  if (location.hash !== `#${view}`) history.replaceState(null, "", `#${view}`);
+  document.body.dataset.view = view;
+  if (state.key && loaders[view]) loaders[view]();
 }
-$("identify-file").addEventListener("change", (e) => e.target.files[0] && identify(e.target.files[0]));
-const drop = $("drop");
-drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => {
-  e.preventDefault(); drop.classList.remove("over");
-  if (e.dataTransfer.files[0]) identify(e.dataTransfer.files[0]);
-});
 
-// -- verify ----------------------------------------------------------------------------------------
-$("verify").addEventListener("click", async () => {
-  const a = $("verify-a").files[0], b = $("verify-b").files[0];
-  if (!a || !b) { $("verify-result").textContent = "choose two photos"; return; }
-  const form = new FormData();
-  form.append("a", a); form.append("b", b);
-  try {
-    const v = await api("POST", "/v1/verify", form);
-    $("verify-result").textContent = `${v.same ? "Same person" : "Different people"}: score ${v.score.toFixed(3)} (threshold ${v.threshold.toFixed(3)})`;
-  } catch (e) { $("verify-result").textContent = e.message; }
-});
-
-// -- enrol -----------------------------------------------------------------------------------------
-$("enrol").addEventListener("click", async () => {
-  const name = $("enrol-name").value.trim(), consent = $("enrol-consent").value.trim();
-  const files = $("enrol-files").files;
-  if (!name || !files.length) { $("enrol-result").textContent = "give a name and 1+ photos"; return; }
-  try {
-    if (consent) {
-      await api("POST", "/v1/subjects", { name, consent }).catch((e) => {
-        if (!/already exists/.test(e.message)) throw e;
-      });
-    }
-    const form = new FormData();
-    for (const f of files) form.append("file", f);
-    const r = await api("POST", `/v1/subjects/${encodeURIComponent(name)}/examples`, form);
-    $("enrol-result").textContent = `enrolled ${r.added.length} photo(s) of ${r.subject}` +
-      (r.skipped.length ? `; skipped ${r.skipped.map((s) => s.reason).join("; ")}` : "");
-    refresh();
-  } catch (e) { $("enrol-result").textContent = e.message; }
-});
-
-// -- list and delete -------------------------------------------------------------------------------
-async function refresh() {
-  const ul = $("subjects");
-  if (!keyInput.value.trim()) return;
-  try {
-    const r = await api("GET", "/v1/subjects?limit=1000");
-    ul.replaceChildren(...r.subjects.map((s) => {
-      const li = document.createElement("li");
-      li.dataset.name = s.name;
-      li.textContent = `${s.name} (${s.templates} photo${s.templates === 1 ? "" : "s"})`;
-      const del = document.createElement("button");
-      del.textContent = "Delete";
-      del.addEventListener("click", async () => {
-        if (!confirm(`Delete ${s.name} and all of their photos' templates?`)) return;
-        try { await api("DELETE", `/v1/subjects/${encodeURIComponent(s.name)}`); refresh(); }
-        catch (e) { status(e.message, true); }
-      });
-      li.appendChild(del);
-      return li;
-    }));
-    status(`${r.total} enrolled`);
-  } catch (e) { status(e.message, true); }
+function initTabs() {
+  for (const t of document.querySelectorAll('[role="tab"]')) t.addEventListener("click", () => show(t.dataset.view));
+  $("tabs").addEventListener("keydown", (e) => {
+    const list = tabs(), i = list.indexOf(document.activeElement);
+    if (i < 0) return;
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: list.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    show(list[(to + list.length) % list.length].dataset.view, true);
+  });
+  window.addEventListener("hashchange", () => show(location.hash.slice(1)));
 }
-$("refresh").addEventListener("click", refresh);
-refresh();
+
+async function loadStats() {
+  try {
+    const [s, h] = await Promise.all([api("GET", "/v1/stats"), fetch("/health").then((r) => r.json())]);
+    const rows = [
+      ["Gallery", s.gallery], ["Subjects", s.subjects], ["Templates", s.templates],
+      ["Index", `${s.index} (${fmt.plural(s.indexed, "vector")} indexed)`], ["Model", s.model || h.model],
+      ["FPIR in force", s.default_fpir ?? "–"],
+      ["Threshold at that FPIR", s.threshold == null ? "– (no one enrolled)" : `${fmt.score(s.threshold)} over ${fmt.plural(s.subjects, "subject")}`],
+      ["Galleries on this server", h.galleries.join(", ")],
+    ];
+    $("stats").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dataset: { stat: k } }, String(v))]));
+    $("stats").dataset.loaded = String(Date.now());
+  } catch (e) { fail(e); }
+}
+
+// Who the key is (gallery, role): the admin views show only for admin keys.
+async function useKey(key, remember) {
+  state.key = key;
+  sessionStorage.setItem(STORE, key);
+  if (remember) localStorage.setItem(STORE, key); else localStorage.removeItem(STORE);
+  if (!key) { $("whoami").textContent = "No key."; return; }
+  try {
+    const me = await api("GET", "/v1/me");
+    Object.assign(state, { role: me.role, gallery: me.gallery, keyId: me.key_id });
+    $("whoami").textContent = `Gallery ${me.gallery} · ${me.role} key ${me.key_id}`;
+    say(`Signed in to gallery ${me.gallery} with a ${me.role} key.`);
+  } catch (e) {
+    Object.assign(state, { role: null, gallery: null, keyId: null });
+    $("whoami").textContent = e.message;
+    fail(e);
+  }
+  document.body.dataset.role = state.role || "none";
+  for (const n of document.querySelectorAll(".admin-only")) n.hidden = state.role !== "admin";
+  for (const n of document.querySelectorAll(".recognize-only")) n.hidden = state.role === "admin";
+  show(location.hash.slice(1) || "recognise");
+}
+
+function init() {
+  initDialog();
+  initTabs();
+  initRecognise();
+  initSubjects();
+  initAdmin();
+  $("stats-refresh").addEventListener("click", loadStats);
+  $("key-form").addEventListener("submit", (e) => { e.preventDefault(); useKey($("key").value.trim(), $("remember").checked); });
+  const saved = sessionStorage.getItem(STORE) || localStorage.getItem(STORE) || "";
+  $("key").value = saved;
+  $("remember").checked = !!localStorage.getItem(STORE);
+  for (const n of document.querySelectorAll(".admin-only")) n.hidden = true;
+  if (saved) useKey(saved, $("remember").checked); else show(location.hash.slice(1) || "recognise");
+}
+
+init();

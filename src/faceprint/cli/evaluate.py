@@ -1,0 +1,110 @@
+"""`faceprint evaluate lfw | cfp | folders`: accuracy of one or more models on a benchmark protocol. The
+datasets are built by evaluate/datasets.py; this module parses, runs and prints."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import FaceprintError
+from . import liveness
+from .common import Parser, add_command, existing_dir, fold_list, model_opts, positive_int
+
+
+def register(sub, parents) -> None:
+    sp = add_command(sub, parents, "evaluate", "accuracy on a benchmark protocol", None)
+    esub = sp.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL", parser_class=Parser)
+    ep = esub.add_parser("lfw", help="LFW 10-fold verification (pairs.txt)", parents=parents)
+    ep.add_argument("--data", type=existing_dir, default="../shared/data/lfw",
+                    help="folder with pairs.txt and lfw-deepfunneled/")
+    ep.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")
+    ep.add_argument("--folds", type=fold_list, help="comma-separated fold numbers 0-9 (default: all)")
+    model_opts(ep)
+    _report_opts(ep)
+    ep.set_defaults(func=run_lfw)
+
+    ep = esub.add_parser("cfp", help="CFP 10-fold verification, frontal-frontal (FF) or frontal-profile (FP)",
+                         parents=parents)
+    ep.add_argument("--data", type=existing_dir, default="../shared/data/cfp", help="folder with Protocol/ and Data/")
+    ep.add_argument("--protocol", type=str.upper, choices=["FF", "FP"], default="FP",
+                    help="FF: frontal-frontal, FP: frontal-profile (default)")
+    ep.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")
+    ep.add_argument("--folds", type=fold_list, help="comma-separated split numbers 0-9 (default: all)")
+    model_opts(ep)
+    _report_opts(ep)
+    ep.set_defaults(func=run_cfp)
+
+    ep = esub.add_parser("folders", help="a folder-per-identity dataset: DATA/<identity>/*.jpg", parents=parents)
+    ep.add_argument("--data", type=existing_dir, required=True)
+    ep.add_argument("--json", metavar="OUT", help="write report JSON here too")
+    ep.add_argument("--max-nonmated", type=positive_int, default=200_000,
+                    help="sample non-mated pairs above this count")
+    ep.add_argument("--seed", type=int, default=0)
+    model_opts(ep)
+    _report_opts(ep)
+    ep.set_defaults(func=run_folders)
+    liveness.register_pad(esub, parents)       # evaluate pad: presentation-attack detection
+
+
+def _report_opts(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--models", help="comma-separated models; fuse with '+', e.g. sface,dlib,sface+dlib")
+    sp.add_argument("--report", metavar="DIR", help="write DIR/report.json and DIR/report.html")
+    sp.add_argument("--mask", choices=["synthetic"], help="also evaluate masked probes against a clean gallery")
+    sp.add_argument("--no-cache", action="store_true", help="recompute templates (cache: ~/.cache/faceprint)")
+
+
+def run_folders(args) -> int:
+    from ..evaluate.datasets import folder_dataset
+    return _experiment(args, folder_dataset(args.data, max_nonmated=args.max_nonmated, seed=args.seed))
+
+
+def run_cfp(args) -> int:
+    """CFP-FF / CFP-FP through the same evaluation path as LFW."""
+    from ..evaluate.datasets import cfp_dataset
+    return _experiment(args, cfp_dataset(args.data, args.protocol, args.folds))
+
+
+def run_lfw(args) -> int:
+    """One path for every LFW evaluation (evaluate/experiment.py): the figures, --report, --json."""
+    from ..evaluate.datasets import lfw_dataset
+    return _experiment(args, lfw_dataset(args.data, args.folds))
+
+
+def _experiment(args, dataset) -> int:
+    import importlib.util
+
+    from ..evaluate import experiment, report
+    from ..evaluate.cache import TemplateCache
+    if args.report and importlib.util.find_spec("matplotlib") is None:
+        # Said before any template is computed, not after.
+        raise FaceprintError("the HTML report's plots need matplotlib: pip install 'faceprint[eval]' "
+                             "(or leave out --report; --json needs nothing)")
+    # Without --models: the engine options' model, flip as given (--flip/--no-flip) or the manifest's.
+    flip = {True: ":flip", False: ":noflip", None: ""}[args.flip]
+    models = [m.strip() for m in (args.models or args.embedder + flip).split(",") if m.strip()]
+    cache = None if args.no_cache else TemplateCache()
+    rep, curves = experiment.run(dataset, models, mask=args.mask == "synthetic", cache=cache,
+                                 progress=not getattr(args, "quiet", False))
+    if args.report:
+        js, page = report.write(rep, curves, args.report)
+        print(f"wrote {js} and {page}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(report.to_json(rep))
+    for m, r in rep["models"].items():
+        _print_model(m, r)
+    return 0
+
+
+def _print_model(m: str, r: dict) -> None:
+    acc = f"{100 * r['accuracy_mean']:.2f}% ± {100 * r['accuracy_std']:.2f}" if "accuracy_mean" in r else "n/a"
+    fn = r["fnmr_at_fmr"]
+    line = (f"{m:<14} accuracy {acc}  TAR@FAR=1e-3 {100 * r['tar_at_far_1e-3']:.2f}% "
+            f"(threshold {r['threshold_at_far_1e-3']:.4f}, {r['threshold_source']})  EER {100 * r['eer']:.2f}%  "
+            + "  ".join(f"FNMR@{k} {100 * v:.2f}%" for k, v in fn.items()))
+    if "identification" in r:
+        line += f"  rank-1 {100 * r['identification']['rank_1']:.2f}%"
+    print(line)
+    if "masked" in r:
+        mr = r["masked"]
+        print(f"{'':14} masked probes: TAR@FAR=1e-3 {100 * mr['tar_at_far_1e-3']:.2f}%  "
+              + "  ".join(f"FNMR@{k} {100 * v:.2f}%" for k, v in mr["fnmr_at_fmr"].items()))
