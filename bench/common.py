@@ -33,7 +33,9 @@ def machine() -> dict:
     except (ValueError, OSError):
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem, "python": platform.python_version(),
-            "platform": platform.platform(), "cpu_info": cpu_info()}
+            "platform": platform.platform(), "cpu_info": cpu_info(),
+            # 1/5/15-minute load at save time: on a shared machine, how busy it was while timing.
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 # The caps that make this machine run the code an older CPU would: oneDNN and OpenVINO's own kernels

@@ -147,9 +147,19 @@ def classifier(engine: Engine, write: bool, n: int) -> dict:
     lfw, cfp = sets.lfw_photos(), sets.cfp_photos()
     train = sample(lfw, True, n) + sample(cfp, True, n)
     test = sample(lfw, False, n // 2, 1) + sample(cfp, False, n // 2, 1)
+    # Profile faces: clean only (a turned head must not read as a mask).
+    profiles = [p for p, v in zip(*cfp[::2]) if v == "profile"]
+    profile_train = [p for p, name in zip(cfp[0], cfp[1]) if p in set(profiles) and sets.fit_side(name)][::4][:n]
+    profile_test = [p for p, name in zip(cfp[0], cfp[1]) if p in set(profiles) and not sets.fit_side(name)][::4][:n]
     tx, ty, tk = mask_features(engine, test, {"real": real(EVAL_SEED)})
-    out = {"test_photos_B": len(test), "shipped_before": classifier_figures(tx, ty, tk)}
+    px_, _, _ = mask_features(engine, profile_test, {})
+    out = {"test_photos_B": len(test), "shipped_before": classifier_figures(tx, ty, tk),
+           "profile_photos_B": len(profile_test)}
+    out["shipped_before"]["profile_called_masked"] = float(np.mean(
+        occlusion.mask_probability_of_features(px_) >= occlusion.MASKED_AT))
     x, y, _ = mask_features(engine, train, {"real": real(CLASSIFIER_SEED), "drawn": drawn(CLASSIFIER_SEED)})
+    xp, yp, _ = mask_features(engine, profile_train, {})
+    x, y = np.vstack([x, xp]), np.r_[y, yp]
     mean, scale = x.mean(0), x.std(0) + 1e-6
     xb = np.vstack([x[y == 0]] * 2 + [x[y == 1]])          # each clean photo weighs as its two masked copies
     yb = np.r_[np.zeros(2 * int((y == 0).sum())), np.ones(int((y == 1).sum()))]
@@ -160,13 +170,16 @@ def classifier(engine: Engine, write: bool, n: int) -> dict:
                 "weights": w.round(6).tolist(), "bias": round(b, 6),
                 "source": (f"bench/masks.py --write: logistic regression on {len(train)} photos of people A "
                            f"({sets.SPLIT}) of LFW and CFP (frontal), each clean, under a realistic mask (real "
-                           f"cut-outs warped on the face, seed {CLASSIFIER_SEED}) and a drawn one"),
-                "fitted_on": {"sets": ["LFW", "CFP-frontal"], "people": "A", "split": sets.SPLIT,
-                              "photos": len(train)}}
+                           f"cut-outs warped on the face, seed {CLASSIFIER_SEED}) and a drawn one, and "
+                           f"{len(profile_train)} CFP profile photos of people A, clean"),
+                "fitted_on": {"sets": ["LFW", "CFP-frontal", "CFP-profile"], "people": "A", "split": sets.SPLIT,
+                              "photos": len(train) + len(profile_train)}}
         CLASSIFIER.write_text("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in spec.items()) + "\n}\n")
         occlusion._classifier.cache_clear()
         occlusion.classifier_version.cache_clear()
         out["fitted"] = classifier_figures(tx, ty, tk)
+        out["fitted"]["profile_called_masked"] = float(np.mean(
+            occlusion.mask_probability_of_features(px_) >= occlusion.MASKED_AT))
     return out
 
 
@@ -209,9 +222,13 @@ def masked_templates(paths: list[Path], seed: int, cache) -> object:
                            transform_key=f"mask=realistic:{seed}")
 
 
-def unmasking(engine: Engine, lfw, cfp, cache, write: bool, n: int) -> dict:
+def unmasking(engine: Engine, lfw, cfp, cache, write: bool, n: int, table_only: bool = False) -> dict:
+    """Fit the map and its cross-fitted table; table_only: keep the shipped matrix (and its version,
+    so template caches stay valid: the table changes scores, not templates) and refit the table."""
     photos = sample(photos_of(lfw), True, n) + sample(photos_of(cfp), True, n)
-    ident = {**dict(zip(lfw.paths, lfw.identities)), **dict(zip(cfp.paths, cfp.identities))}
+    # People in both sets count as one person (by name): else their LFW and CFP photos are "non-mated".
+    ident = {**dict(zip(lfw.paths, sets.canonical_names(lfw.identities))),
+             **dict(zip(cfp.paths, sets.canonical_names(cfp.identities)))}
     clean = {**dict(zip(lfw.paths, lfw.vectors)), **dict(zip(cfp.paths, cfp.vectors))}
     masked = masked_templates(photos, FIT_SEED, cache).vectors
     photos = [p for p in photos if masked[p] is not None and p in clean]
@@ -222,27 +239,39 @@ def unmasking(engine: Engine, lfw, cfp, cache, write: bool, n: int) -> dict:
         return fit_unmasking(np.vstack([masked[p] for p in rows]), np.array([ident[p] for p in rows]),
                              np.vstack([clean[p] for p in rows]))
 
+    def side(name: str) -> str:
+        return "XY"[zlib.crc32(("half:" + name).encode()) % 2]
+
     parts = []
     for fitted, tabled in ("XY", "YX"):
         w = fit(fitted)
         b = [p for p in photos if half[p] == tabled]
         mapped = np.vstack([masked[p] for p in b]) @ w
         mapped /= np.linalg.norm(mapped, axis=1, keepdims=True)
-        ids = np.array([ident[p] for p in b])
-        parts.append(calibration.nonmated_scores(mapped, ids, gallery=np.vstack([clean[p] for p in b]),
-                                                 gallery_identities=ids))
+        # Against every clean photo of the half's people A (LFW at most 10 per person, CFP frontal).
+        gal_v, gal_i = [], []
+        for s in (lfw, cfp):
+            names = sets.canonical_names(s.identities)
+            rows = np.flatnonzero(s.fit & (s.views != "profile") & np.array([side(i) == tabled for i in names]))
+            rows = rows[calibration.cap_per_identity(s.identities[rows], 10)]
+            gal_v.append(s.vectors[rows])
+            gal_i.append(sets.canonical_names(s.identities[rows]))
+        parts.append(calibration.nonmated_scores(mapped, np.array([ident[p] for p in b]), gallery=np.vstack(gal_v),
+                                                 gallery_identities=np.concatenate(gal_i)))
     top = np.argsort(-np.concatenate([p.top_scores for p in parts]))
     nm = calibration.NonMated(np.concatenate([p.scores for p in parts]),
                               np.vstack([p.top_pairs for p in parts])[top], np.concatenate([p.top_scores for p in parts])[top])
     table = calibration.calibrate(nm)
     t0 = time.perf_counter()
-    w = fit("XY")
+    path = MODELS / f"unmask_{engine.model_id}.json"
+    w = np.asarray(json.loads(path.read_text())["matrix"]) if table_only else fit("XY")
     out = {"fit_photos": len(photos), "fit_people": len({ident[p] for p in photos}),
            "fit_seconds": round(time.perf_counter() - t0, 1), "table_nonmated_pairs": table["nonmated_pairs"],
            "masked_threshold_at_fmr_1e-3": table["threshold"][table["fmr"].index(1e-3)]}
     if write:
         spec = {"model": engine.model_id, "weights_sha256": models.get(engine.model_id).files["weights"]["sha256"],
-                "version": f"real{len(photos)}-{zlib.crc32(w.round(6).tobytes()):08x}",
+                "version": (json.loads(path.read_text())["version"] if table_only
+                            else f"real{len(photos)}-{zlib.crc32(w.round(6).tobytes()):08x}"),
                 "source": (f"bench/masks.py --write: linear map fitted on realistic masks (real cut-outs warped on "
                            f"the face, seed {FIT_SEED}; faces aligned on steadied landmarks) over {len(photos)} photos "
                            f"of people A ({sets.SPLIT}) of LFW and CFP (frontal); table of mapped masked probes "
@@ -318,6 +347,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--parts", default="classifier,map,eval")
     ap.add_argument("--photos", type=int, default=1500, help="photos per set to fit on (people A)")
+    ap.add_argument("--table-only", action="store_true", help="map: refit only the table of the shipped matrix")
     ap.add_argument("--eval-pairs", type=int, default=800, help="mated pairs of people B per set to measure")
     ap.add_argument("--write", action="store_true", help="store the fitted classifier and map in the package")
     args = ap.parse_args()
@@ -331,12 +361,13 @@ def main() -> None:
     if "map" in parts or "eval" in parts:
         lfw, cfp = sets.lfw_set(engine, cache), sets.cfp_set(engine, cache)
     if "map" in parts:
-        out["unmasking"] = unmasking(engine, lfw, cfp, cache, args.write, args.photos)
+        out["unmasking"] = unmasking(engine, lfw, cfp, cache, args.write, args.photos, args.table_only)
         print("unmasking", out["unmasking"])
     if "eval" in parts:
         out["eval"] = evaluate(engine, lfw, cfp, cache, args.eval_pairs)
     out["seconds"] = round(time.perf_counter() - t0, 1)
-    save("masks", {"protocol": __doc__.strip().split("\n\n")[1], **out})
+    name = "masks" if set(parts) == {"classifier", "map", "eval"} else "masks_" + "_".join(parts)
+    save(name, {"protocol": __doc__.strip().split("\n\n")[1], **out})
 
 
 if __name__ == "__main__":

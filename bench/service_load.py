@@ -9,6 +9,8 @@ the server is not overloaded).
 
 Gallery: real LFW people (first photo of each person with 2+ photos, up to --people) plus random
 unit vectors up to --templates (bulk add_templates); probes: those people's second photos.
+Both sides do the same work per photo: every face analysed, with liveness judged as `faceprint
+serve` does by default (--no-liveness: on neither side), and identified (k=5).
 Figures per phase: p50/p95/p99 latency (open loop: from the moment each request was due),
 requests/s, errors (must be 0); at saturation also server RSS at the start and end and CPU ms per
 request of the server (its process tree) and of the load client (this process, which shares the
@@ -88,26 +90,28 @@ def build_gallery(path: str, templates: int, people: int) -> list[bytes]:
     return probes
 
 
-def _inproc_worker(path: str, probes: list[bytes], seconds: float, threads: int, out) -> None:
+def _inproc_worker(path: str, probes: list[bytes], seconds: float, threads: int, liveness: bool, out) -> None:
     import faiss
 
     from faceprint import Engine, Gallery
-    eng = Engine(threads=threads)        # the same threads per process as each service worker uses
+    # The same work as the service's /v1/identify: every face analysed (with liveness when the
+    # service judges it) and identified; the same threads per process as each service worker uses.
+    eng = Engine(threads=threads, liveness=liveness)
     faiss.omp_set_num_threads(threads)
     with Gallery.open(path, engine=eng, readonly=True) as g:
-        g.identify(eng.templates(probes[0]))
+        g.identify(eng.analyse(probes[0], select=None).templates)
         n, t0, cpu0 = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - t0 < seconds:
-            g.identify(eng.templates(probes[n % len(probes)]), k=5)
+            g.identify(eng.analyse(probes[n % len(probes)], select=None).templates, k=5)
             n += 1
         out.put((n / (time.perf_counter() - t0), (time.process_time() - cpu0) * 1000 / max(n, 1)))
 
 
-def in_process(path: str, probes: list[bytes], seconds: float, procs: int) -> tuple[float, float]:
+def in_process(path: str, probes: list[bytes], seconds: float, procs: int, liveness: bool) -> tuple[float, float]:
     """(identifications/s over all processes, CPU ms per identification)."""
     q = mp.get_context("spawn").Queue()
     threads = max(1, (os.cpu_count() or 1) // procs)
-    ps = [mp.get_context("spawn").Process(target=_inproc_worker, args=(path, probes, seconds, threads, q))
+    ps = [mp.get_context("spawn").Process(target=_inproc_worker, args=(path, probes, seconds, threads, liveness, q))
           for _ in range(procs)]
     for p in ps:
         p.start()
@@ -243,7 +247,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--templates", type=int, default=100_000)
     ap.add_argument("--people", type=int, default=300)
+    ap.add_argument("--no-liveness", action="store_true", help="serve with --no-liveness (and skip it in-process)")
     args = ap.parse_args()
+    live = not args.no_liveness
     from service_server import Server, make_key
 
     path = os.path.join(tempfile.mkdtemp(prefix="faceprint-load-"), "g.db")
@@ -254,12 +260,13 @@ def main() -> None:
     # In-process runs and saturation slices alternate (the server idles during the former), so a
     # change in the machine's other load weighs on both sides alike.
     slice_s, load_start = args.seconds / args.rounds, os.getloadavg()[0]
-    s = Server([path], "--workers", str(args.workers), "--max-pending", str(4 * args.clients)).start()
+    s = Server([path], "--workers", str(args.workers), "--max-pending", str(4 * args.clients),
+               *([] if live else ["--no-liveness"])).start()
     try:
-        bases, sats = [in_process(path, probes, slice_s / 2, args.workers)], []
+        bases, sats = [in_process(path, probes, slice_s / 2, args.workers, live)], []
         for _ in range(args.rounds):
             sats.append(asyncio.run(saturate(s.url, key, bodies, slice_s, args.clients, s.proc.pid)))
-            bases.append(in_process(path, probes, slice_s / 2, args.workers))
+            bases.append(in_process(path, probes, slice_s / 2, args.workers, live))
             print("saturation:", sats[-1]["requests_per_s"], "in-process:", round(bases[-1][0], 2))
         rate = args.load * float(np.median([x["requests_per_s"] for x in sats]))
         part = asyncio.run(open_loop(s.url, key, bodies, args.seconds, rate))
@@ -273,7 +280,7 @@ def main() -> None:
     print({k: v for k, v in res.items() if not isinstance(v, (dict, list))})
     save("service_load", {"command": "bench/service_load.py " + " ".join(sys.argv[1:]),
                           "gallery_templates": args.templates, "real_people": len(probes), "clients": args.clients,
-                          "workers": args.workers, "service": res,
+                          "workers": args.workers, "liveness": live, "service": res,
                           "note": "the load client runs on the same cores as the server; the in-process "
                                   "baseline runs alone, alternating with the service's saturation slices"})
 

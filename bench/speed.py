@@ -39,7 +39,7 @@ from faceprint.evaluate.protocols import lfw_pairs  # noqa: E402
 
 PHOTO_720P = DATA / "small/face_recognition_examples/examples/obama-720p.jpg"
 # name -> Engine keyword arguments (one thread each); the first is the same-run baseline.
-CONFIGS = {"fp32": {}, "int8": {"embedder": "sface-int8"}}
+CONFIGS = {"fp32": {}, "int8": {"precision": "int8"}}
 
 
 def faceprint_once(engine: Engine, photo: bytes) -> dict[str, float]:

@@ -7,8 +7,7 @@ import pytest
 from conftest import DATA, need
 from faceprint import occlusion
 from faceprint.engine import pick_face
-from faceprint.evaluate.masks import (MASK_KINDS, mask_textures, read_mask_table, realistic_mask,
-                                      realistic_transform)
+from faceprint.evaluate.masks import MASK_KINDS, mask_textures, read_mask_table, realistic_mask, realistic_transform
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from faceprint.gallery import Gallery
 
 WORKER = str(Path(__file__).with_name("gallery_worker.py"))

@@ -164,6 +164,7 @@ def test_readers_work_while_a_writer_holds_a_long_transaction(tmp_path, engine, 
 
 def test_postgres_readers_work_while_a_writer_holds_the_write_lock(postgres_url):
     import psycopg
+
     from faceprint.gallery.store_postgres import WRITE_LOCK
     g = Gallery.open(postgres_url, create=True)
     g.add_templates([f"n{i}" for i in range(20)], np.vstack([vector_for(i) for i in range(20)]))

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hostile import bad_files, tree_digest
 
 from faceprint import FaceprintError, Gallery, ImageError, UsageError
+from hostile import bad_files, tree_digest
 
 
 @pytest.fixture(scope="module")

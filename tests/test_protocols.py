@@ -32,3 +32,14 @@ def test_cfp_identities_and_bad_input(cfp, tmp_path):
         cfp_pairs(cfp, "PP")
     with pytest.raises(FaceprintError, match="Pair_list_F.txt not found"):
         cfp_pairs(tmp_path)
+
+
+def test_cfp_dataset_and_the_evaluate_cfp_command(cfp):
+    from faceprint.cli.app import build_parser
+    from faceprint.evaluate.datasets import cfp_dataset
+
+    ds = cfp_dataset(cfp, "ff", folds=[0, 1])
+    assert ds.name == "CFP-FF" and ds.counts["pairs"] == 1400 and ds.counts["folds"] == 2
+    assert all(name.startswith("cfp/") and len(imgs) >= 1 for name, imgs in ds.identities.items())
+    args = build_parser().parse_args(["evaluate", "cfp", "--data", str(cfp), "--protocol", "ff", "--folds", "0"])
+    assert args.protocol == "FF" and args.folds == [0] and args.func.__name__ == "run_cfp"

@@ -50,9 +50,9 @@ def test_znorm_fusion_learned_on_other_folds():
 
 
 def test_fused_embedder_inner_product_is_weighted_score_sum(fr):
+    from faceprint import Engine
     from faceprint.embed import create_embedder, embed, embed_crops
     from faceprint.embed.fused import Fused
-    from faceprint import Engine
     det = Engine().detector
     fused = Fused(parts=["sface", "dlib"], weights=[0.7, 0.3])
     imgs = [load_image(fr / "examples" / n) for n in ("obama.jpg", "obama2.jpg")]

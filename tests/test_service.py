@@ -87,6 +87,7 @@ def test_native_api_flow_and_audit(srv, fr, engine):
     obama, obama2, biden = photo(fr, "obama.jpg"), photo(fr, "obama2.jpg"), photo(fr, "biden.jpg")
     import cv2
     import numpy as np
+
     from faceprint.evaluate.masks import draw_mask
     noface = cv2.imencode(".jpg", np.full((200, 200, 3), 127, np.uint8))[1].tobytes()
     img = cv2.imread(str(fr / "examples" / "obama-480p.jpg"))
@@ -335,6 +336,7 @@ def test_compreface_sdk_drives_every_call(srv, fr, lfw, compreface_sdk, tmp_path
 
 def test_audit_log_is_append_only_and_filtered(srv, fr):
     import sqlite3
+
     from faceprint.service import serve
     httpx.post(srv.url + "/v1/identify", headers=h(srv.rec_a), files={"file": photo(fr, "biden.jpg")}, timeout=60)
     rows = serve.audit_rows(srv.a)

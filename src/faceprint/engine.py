@@ -84,19 +84,21 @@ class Engine:
     (occlusion.steadied); the Template's face then holds them. runtime: "openvino", "onnxruntime"
     or "opencv" (default: the fastest installed). threads: each runtime's and OpenCV's thread count
     (None: all cores). liveness: judge every analysed face live or attack (Analysis.liveness;
-    stages.liveness), at liveness_threshold (default: the shipped one).
+    stages.liveness), at liveness_threshold (default: the shipped one). precision: "fp32" (default)
+    or "int8" (the embedder's NNCF int8 file, same model id and thresholds; README "Speed per CPU class").
     """
 
     def __init__(self, detector: str = "yunet", embedder: str = "sface", *, runtime: str | None = None,
                  threads: int | None = None, flip: bool | None = None, threshold: float | None = None,
                  limits: Limits = DEFAULT_LIMITS, unmask: bool = True, steady_masked: bool = True,
-                 liveness: bool = False, liveness_threshold: float | None = None):
+                 liveness: bool = False, liveness_threshold: float | None = None, precision: str = "fp32"):
         if threads is not None:
             cv2.setNumThreads(int(threads))
         self.runtime = runtimes.resolve(runtime)
         self.threads = threads
         self.detector: Detector = create_detector(detector, runtime=self.runtime, threads=threads)
-        self.embedder: Embedder = create_embedder(embedder, runtime=self.runtime, threads=threads)
+        self.precision = precision
+        self.embedder: Embedder = create_embedder(embedder, runtime=self.runtime, threads=threads, precision=precision)
         spec = self.embedder.spec
         self.flip = bool(spec.extra.get("default_flip", False)) if flip is None and spec else bool(flip)
         self.limits = limits

@@ -330,3 +330,19 @@ def cpu_report() -> CpuReport:
     except (ImportError, AttributeError):
         pass
     return CpuReport(model, {f: f in flags for f in ISA_FLAGS}, caps, ov_caps, ov_precision, faiss_simd)
+
+
+def describe(report: CpuReport, runtime: str) -> list[str]:
+    """Lines for `faceprint models`: why this machine's speed differs from the README's figures."""
+    have = [f for f in ISA_FLAGS if report.isa.get(f)]
+    lines = [f"cpu: {report.model}; class {report.cpu_class}; instruction sets: {' '.join(have) or 'none of ' + ', '.join(ISA_FLAGS)}"]
+    if report.caps:
+        lines.append("capped by: " + " ".join(f"{k}={v}" for k, v in report.caps.items()))
+    if runtime == "openvino":
+        lines.append(f"openvino: fp32 embedders run in {report.openvino_precision or 'f32'}, detectors in f32, "
+                     f"int8 models in int8 (CPU capabilities: {' '.join(report.openvino) or 'unknown'})")
+    else:
+        lines.append(f"{runtime}: fp32 models run in f32, int8 models in int8")
+    if report.faiss_simd:
+        lines.append(f"faiss: {report.faiss_simd} kernels")
+    return lines

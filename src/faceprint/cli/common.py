@@ -116,6 +116,8 @@ def model_opts(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: all cores)")
     sp.add_argument("--runtime", choices=RUNTIMES, default=None,
                     help="inference runtime (default: the fastest installed)")
+    sp.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                    help="embedder weights: fp32, or the int8 file (faster without AVX512-BF16; same model id)")
 
 
 def decision_opts(sp: argparse.ArgumentParser) -> None:
@@ -129,7 +131,7 @@ def decision_opts(sp: argparse.ArgumentParser) -> None:
 def gallery_opts(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
     sp.add_argument("--index", default="Flat",
-                    help="FAISS factory string (default: Flat = exact; PQ64x4fs,RFlat for 1M+), "
+                    help="FAISS factory string (default: Flat = exact; PQ32x4fs,RFlat for 1M+), "
                          "or milvus:FILE / milvus:http://host:19530")
     sp.add_argument("--search-params", default=None,
                     help='FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=32"')
@@ -141,7 +143,8 @@ def gallery_opts(sp: argparse.ArgumentParser) -> None:
 def engine(args):
     from ..engine import Engine
     return Engine(detector=args.detector, embedder=args.embedder, flip=args.flip,
-                  threshold=getattr(args, "threshold", None), threads=args.threads, runtime=args.runtime)
+                  threshold=getattr(args, "threshold", None), threads=args.threads, runtime=args.runtime,
+                  precision=args.precision)
 
 
 def open_gallery(args, engine=None, *, create: bool = False, readonly: bool = False):

@@ -78,9 +78,9 @@ def _experiment(args, dataset) -> int:
         # Said before any template is computed, not after.
         raise FaceprintError("the HTML report's plots need matplotlib: pip install 'faceprint[eval]' "
                              "(or leave out --report; --json needs nothing)")
+    from ..modelid import ModelRequest
     # Without --models: the engine options' model, flip as given (--flip/--no-flip) or the manifest's.
-    flip = {True: ":flip", False: ":noflip", None: ""}[args.flip]
-    models = [m.strip() for m in (args.models or args.embedder + flip).split(",") if m.strip()]
+    models = [m.strip() for m in (args.models or str(ModelRequest(args.embedder, args.flip))).split(",") if m.strip()]
     cache = None if args.no_cache else TemplateCache()
     rep, curves = experiment.run(dataset, models, mask=args.mask == "synthetic", cache=cache,
                                  progress=not getattr(args, "quiet", False))

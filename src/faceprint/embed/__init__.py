@@ -30,8 +30,14 @@ class Embedder(Protocol):
         ...
 
 
-def create_embedder(name: str = "sface", **kwargs) -> Embedder:
-    """An embedder by registry name, "+"-joined fusion of registry names, or .onnx file path."""
+def create_embedder(name: str = "sface", *, precision: str = "fp32", **kwargs) -> Embedder:
+    """An embedder by registry name, "+"-joined fusion of registry names, or .onnx file path.
+    precision "int8": the model's int8 file (models.variant), under the model's own name: its
+    templates are interchangeable with the fp32 ones (bench/precision.py)."""
+    if precision != "fp32":
+        embedder = models.variant(name, precision).create(**kwargs)
+        embedder.name = name
+        return embedder
     if name.endswith(".onnx"):
         from .onnx_generic import OnnxEmbedder
         return OnnxEmbedder.from_path(name, **kwargs)

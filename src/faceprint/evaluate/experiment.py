@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -127,12 +128,104 @@ def _quality_bins(scores, mated, pairs, quality_detail, threshold) -> dict:
     return out
 
 
+@dataclass
+class _Singles:
+    """Each single model the asked ones are made of: its engine, templates and pair scores (clean, and
+    with masked probes when asked)."""
+    engines: dict[str, Engine] = field(default_factory=dict)
+    clean: dict[str, TemplateSet] = field(default_factory=dict)
+    masked: dict[str, TemplateSet] = field(default_factory=dict)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    mscores: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every model of one run is scored against."""
+    pairs: list
+    mated: np.ndarray
+    folds: np.ndarray
+    images: list[Path]
+    quality: dict
+    mask: bool
+    cache: TemplateCache | None
+
+
+def _score_singles(singles: list[str], pairs: list, images: list[Path], probes: list[Path], *, mask: bool,
+                   cache: TemplateCache | None, progress: bool) -> _Singles:
+    out = _Singles()
+    for m in singles:
+        req = ModelRequest.parse(m)
+        eng = Engine(embedder=req.name, flip=req.flip, threshold=0.0)
+        out.engines[m] = eng
+        out.clean[m] = image_templates(eng, images, cache=cache, progress=progress)
+        out.scores[m] = template_pair_scores(pairs, eng.model_id, out.clean[m])
+        if mask:
+            out.masked[m] = image_templates(eng, probes, cache=cache, progress=progress,
+                                            transform=mask_transform(MASK_SEED),
+                                            transform_key=f"mask=synthetic:{MASK_SEED}")
+            out.mscores[m] = template_pair_scores(pairs, eng.model_id, out.clean[m], out.masked[m])
+    return out
+
+
+def _model_scores(m: str, parts: list[str], sg: _Singles, setup: _Setup):
+    """(model id, part weights, scores, masked-probe scores or None, calibrated thresholds or None)."""
+    if len(parts) == 1:
+        model_id, weights = sg.engines[m].model_id, None
+    else:
+        model_id, weights = m, shipped_fusion_weights(m)
+    if weights is None and len(parts) > 1:
+        # A fusion that is not a shipped model: z-norm learned on the other folds.
+        s = fusion.fuse_by_folds({p: sg.scores[p] for p in parts}, setup.folds)
+        ms = fusion.fuse_by_folds({p: sg.mscores[p] for p in parts}, setup.folds) if setup.mask else None
+        weights = fusion.weights_from_znorm(fusion.learn_znorm({p: sg.scores[p] for p in parts},
+                                                               np.ones(len(setup.pairs), bool)))
+        return model_id, weights, s, ms, None
+    # A shipped model: its own scores (a fused model's inner product is the weighted score sum),
+    # judged at the manifest's calibrated thresholds.
+    weights = weights or {m: 1.0}
+    s = sum(w * sg.scores[p] for p, w in weights.items())
+    ms = sum(w * sg.mscores[p] for p, w in weights.items()) if setup.mask else None
+    return model_id, weights, s, ms, calibrated_thresholds(model_id)
+
+
+def _model_report(m: str, parts: list[str], weights: dict[str, float], thresholds, s, ms, sg: _Singles,
+                  setup: _Setup, curves: dict) -> dict:
+    """One asked model's 1:1 figures (clean and masked probes); its curves go into `curves`."""
+    mated, images = setup.mated, setup.images
+    r = verification_metrics(s, mated, setup.folds, thresholds)
+    fte = len({i for p in parts for i, v in sg.clean[p].vectors.items() if v is None})
+    r.update({
+        "parts": parts, "model_ids": [sg.engines[p].model_id for p in parts],
+        "detector": sg.engines[parts[0]].detector.name,
+        "failures_to_detect": fte, "failure_to_enrol_rate": fte / max(len(images), 1),
+        # Median ms as measured when the templates were made (None if a cache entry carries none).
+        "ms_per_face": (float(sum(np.median(sg.clean[p].timings) for p in parts))
+                        if all(sg.clean[p].timings for p in parts) else None),
+        "template_ms_one_core": float(sum(one_core_ms(sg.engines[p], images, setup.cache) for p in parts)),
+        "fnmr_by_quality": _quality_bins(s, mated, setup.pairs, setup.quality, r["threshold_at_far_1e-3"]),
+    })
+    if len(parts) > 1:
+        r["fusion"] = {"method": ("the shipped fused model: manifest weights" if thresholds else
+                                  "z-normalised score average; mean/std learned on the training folds"),
+                       "weights": weights}
+    _, fmr, fnmr = metrics.det_curve(s, mated)
+    curves["det"][m] = (fmr, fnmr)
+    curves["hist"][m] = (s[mated], s[~mated])
+    if ms is not None:
+        r["masked"] = verification_metrics(ms, mated, setup.folds, thresholds)
+        r["masked"]["failures_to_detect"] = len({i for p in parts for i, v in sg.masked[p].vectors.items()
+                                                 if v is None})
+        clean_f, masked_f = r["fnmr_at_fmr"].get("0.001"), r["masked"]["fnmr_at_fmr"].get("0.001")
+        r["masked"]["fnmr_ratio_masked_vs_clean_at_fmr_1e-3"] = (masked_f / clean_f) if clean_f else None
+        curves["det_masked"][m] = metrics.det_curve(ms, mated)[1:]
+    return r
+
+
 def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: TemplateCache | None = None,
         progress: bool = True, identification: bool = True) -> tuple[dict, dict]:
     """Returns (report, curves): the JSON-able figures per model and the raw curves for plotting."""
     pairs = dataset.pairs
-    mated = np.array([p.mated for p in pairs])
-    folds = np.array([p.fold for p in pairs])
     images = sorted({x for p in pairs for x in (p.a, p.b)})
     probes = sorted({p.b for p in pairs})
     singles = list(dict.fromkeys(part for m in models for part in ModelRequest.parse(m).parts))
@@ -140,80 +233,21 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
     if identification and dataset.identities:
         split = identification_split(dataset.identities, withheld=0.2, seed=0)
         images = sorted({*images, *(p for imgs in dataset.identities.values() for p in imgs)})
-
-    clean: dict[str, TemplateSet] = {}
-    masked: dict[str, TemplateSet] = {}
-    engines: dict[str, Engine] = {}
-    scores: dict[str, np.ndarray] = {}
-    mscores: dict[str, np.ndarray] = {}
-    for m in singles:
-        req = ModelRequest.parse(m)
-        eng = Engine(embedder=req.name, flip=req.flip, threshold=0.0)
-        engines[m] = eng
-        clean[m] = image_templates(eng, images, cache=cache, progress=progress)
-        scores[m] = template_pair_scores(pairs, eng.model_id, clean[m])
-        if mask:
-            masked[m] = image_templates(eng, probes, cache=cache, progress=progress, transform=mask_transform(MASK_SEED),
-                                        transform_key=f"mask=synthetic:{MASK_SEED}")
-            mscores[m] = template_pair_scores(pairs, eng.model_id, clean[m], masked[m])
-
-    quality = next((clean[m].quality for m in singles if any(clean[m].quality.values())), {})
+    sg = _score_singles(singles, pairs, images, probes, mask=mask, cache=cache, progress=progress)
+    quality = next((sg.clean[m].quality for m in singles if any(sg.clean[m].quality.values())), {})
+    setup = _Setup(pairs, np.array([p.mated for p in pairs]), np.array([p.fold for p in pairs]), images, quality,
+                   mask, cache)
     report: dict = {"models": {}}
     curves: dict = {"det": {}, "hist": {}, "cmc": {}, "det_masked": {}}
-    fused_weights: dict[str, dict[str, float]] = {}
-    tmp = tempfile.TemporaryDirectory()
-    for m in models:
-        parts = list(ModelRequest.parse(m).parts)
-        if len(parts) == 1:
-            model_id, weights = engines[m].model_id, None
-        else:
-            model_id, weights = m, shipped_fusion_weights(m)
-        if weights is None and len(parts) > 1:
-            # A fusion that is not a shipped model: z-norm learned on the other folds.
-            s = fusion.fuse_by_folds({p: scores[p] for p in parts}, folds)
-            ms = fusion.fuse_by_folds({p: mscores[p] for p in parts}, folds) if mask else None
-            weights = fusion.weights_from_znorm(fusion.learn_znorm({p: scores[p] for p in parts},
-                                                                   np.ones(len(pairs), bool)))
-            thresholds = None
-        else:
-            # A shipped model: its own scores (a fused model's inner product is the weighted score
-            # sum), judged at the manifest's calibrated thresholds.
-            weights = weights or {m: 1.0}
-            s = sum(w * scores[p] for p, w in weights.items())
-            ms = sum(w * mscores[p] for p, w in weights.items()) if mask else None
-            thresholds = calibrated_thresholds(model_id)
-        fused_weights[m] = weights
-        r = verification_metrics(s, mated, folds, thresholds)
-        fte = len({i for p in parts for i, v in clean[p].vectors.items() if v is None})
-        r.update({
-            "parts": parts, "model_ids": [engines[p].model_id for p in parts],
-            "detector": engines[parts[0]].detector.name,
-            "failures_to_detect": fte, "failure_to_enrol_rate": fte / max(len(images), 1),
-            # Median ms as measured when the templates were made (None if a cache entry carries none).
-            "ms_per_face": (float(sum(np.median(clean[p].timings) for p in parts))
-                            if all(clean[p].timings for p in parts) else None),
-            "template_ms_one_core": float(sum(one_core_ms(engines[p], images, cache) for p in parts)),
-            "fnmr_by_quality": _quality_bins(s, mated, pairs, quality, r["threshold_at_far_1e-3"]),
-        })
-        if len(parts) > 1:
-            r["fusion"] = {"method": ("the shipped fused model: manifest weights" if thresholds else
-                                      "z-normalised score average; mean/std learned on the training folds"),
-                           "weights": fused_weights[m]}
-        thr, fmr, fnmr = metrics.det_curve(s, mated)
-        curves["det"][m] = (fmr, fnmr)
-        curves["hist"][m] = (s[mated], s[~mated])
-        if ms is not None:
-            r["masked"] = verification_metrics(ms, mated, folds, thresholds)
-            r["masked"]["failures_to_detect"] = len({i for p in parts for i, v in masked[p].vectors.items() if v is None})
-            clean_f, masked_f = r["fnmr_at_fmr"].get("0.001"), r["masked"]["fnmr_at_fmr"].get("0.001")
-            r["masked"]["fnmr_ratio_masked_vs_clean_at_fmr_1e-3"] = (masked_f / clean_f) if clean_f else None
-            curves["det_masked"][m] = metrics.det_curve(ms, mated)[1:]
-        if split is not None:
-            r["identification"] = _identification(model_id, fused_weights[m], split, clean,
-                                                  Path(tmp.name) / f"{m}.db")
-            curves["cmc"][m] = r["identification"]["cmc"]
-        report["models"][m] = r
-    tmp.cleanup()
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in models:
+            parts = list(ModelRequest.parse(m).parts)
+            model_id, weights, s, ms, thresholds = _model_scores(m, parts, sg, setup)
+            r = _model_report(m, parts, weights, thresholds, s, ms, sg, setup, curves)
+            if split is not None:
+                r["identification"] = _identification(model_id, weights, split, sg.clean, Path(tmp) / f"{m}.db")
+                curves["cmc"][m] = r["identification"]["cmc"]
+            report["models"][m] = r
     report.update({
         "dataset": dataset.name, "protocol": dataset.protocol, "counts": dataset.counts,
         "mask": {"kind": "synthetic", "seed": MASK_SEED, "side": "probe (second image of each pair)"} if mask else None,

@@ -11,8 +11,15 @@ import numpy as np
 
 from .. import scoring
 from ..embed import l2_normalise
-from ..errors import (EnrolmentRefusedError, FaceprintError, GalleryError, GalleryPurgePendingError, ModelMismatchError,
-                      SubjectExistsError, UsageError)
+from ..errors import (
+    EnrolmentRefusedError,
+    FaceprintError,
+    GalleryError,
+    GalleryPurgePendingError,
+    ModelMismatchError,
+    SubjectExistsError,
+    UsageError,
+)
 from ..types import Identification, Match, Template
 from . import consistency, enrolment, ranking
 from .base import Enrolment, Example, GalleryIndex, Subject, TemplateStore

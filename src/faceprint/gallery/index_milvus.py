@@ -14,7 +14,6 @@ import numpy as np
 
 from ..errors import FaceprintError
 
-
 # Open MilvusIndex objects per milvus-lite file in this process: the in-process server that holds
 # the file's lock is stopped when the last one closes, so another process can open the gallery.
 _lite_users: dict[str, int] = {}

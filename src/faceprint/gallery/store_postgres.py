@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from typing import Sequence
 
-
 from ..errors import GalleryError, GalleryNotFoundError
 from .store_sql import SQLStore
 

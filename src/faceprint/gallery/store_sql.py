@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from ..util import chunks
 from ..errors import GalleryKeyError
+from ..util import chunks
 from .base import Change, Example, Subject
 from .crypto import ALGORITHM, Cipher, check_key
 

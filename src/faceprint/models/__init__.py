@@ -1,4 +1,4 @@
 """Model registry (see registry.py): manifest entries, weights lookup and verification."""
-from .registry import MANIFEST, ModelSpec, get, manifest, resource_json
+from .registry import MANIFEST, PRECISIONS, ModelSpec, get, manifest, resource_json, variant
 
-__all__ = ["MANIFEST", "ModelSpec", "get", "manifest", "resource_json"]
+__all__ = ["MANIFEST", "PRECISIONS", "ModelSpec", "get", "manifest", "resource_json", "variant"]

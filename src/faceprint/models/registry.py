@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import json
 import sysconfig
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,33 @@ def manifest() -> dict[str, ModelSpec]:
         extra = {k: v for k, v in entry.items() if k not in known}
         fields = {k: v for k, v in entry.items() if k in known}
         specs[name] = ModelSpec(name=name, extra=extra, **fields)
+    for name, spec in specs.items():
+        source = specs.get(spec.extra.get("quantised_from", ""))
+        if source is not None:
+            # An int8 file of a model scores on the model's own scale (bench/results/precision_int8.json):
+            # it shares the model's thresholds and settings (quality norm, flip default, ...).
+            specs[name] = replace(spec, thresholds=spec.thresholds or source.thresholds,
+                                  extra={**source.extra, **spec.extra})
     return specs
+
+
+PRECISIONS = ("fp32", "int8")
+
+
+def variant(name: str, precision: str) -> ModelSpec:
+    """The manifest entry holding model `name` at this precision ("fp32": the model itself; "int8": the
+    entry quantised from it)."""
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    spec = get(name)
+    if precision == "fp32":
+        return spec
+    for other in manifest().values():
+        if other.extra.get("quantised_from") == name and other.extra.get("precision") == precision:
+            return other
+    have = sorted(s.extra["quantised_from"] for s in manifest().values()
+                  if s.extra.get("precision") == precision and "quantised_from" in s.extra)
+    raise ModelError(f"model {name!r} has no {precision} file; {precision} is available for: {', '.join(have) or 'none'}")
 
 
 def get(name: str, task: str | None = None) -> ModelSpec:

@@ -50,13 +50,14 @@ async def lifespan(app: FastAPI):
     threads = s.threads or max(1, (os.cpu_count() or 1) // s.workers)
     engine = Engine(detector=s.detector, embedder=s.embedder, threads=threads, liveness=s.liveness)
     import faiss
-    # FAISS's OpenMP pool is process-wide too: N workers each spinning all cores' threads would
-    # oversubscribe the machine (fewer identifications per second: bench/service_load.py).
-    faiss.omp_set_num_threads(threads)
+    # FAISS's OpenMP threads: N workers each spinning all cores' threads would oversubscribe the
+    # machine (fewer identifications per second: bench/service_load.py). OpenMP keeps the setting per
+    # thread, so each thread of the work queue makes it, not just this one.
     app.state.engine = engine
     app.state.galleries, app.state.tables = open_galleries(s, engine)
     app.state.similarity = SimilarityMap(engine.model_id)
-    app.state.work = WorkQueue(s.engine_threads, s.max_pending)
+    app.state.work = WorkQueue(s.engine_threads, s.max_pending,
+                               thread_setup=lambda: faiss.omp_set_num_threads(threads))
     try:
         yield
     finally:

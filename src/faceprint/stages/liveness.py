@@ -150,7 +150,7 @@ class PassiveLiveness:
         named = {p.name: float(s) for p, s in zip(self.parts, per_model)}
         if face is not None and min(face.box[2], face.box[3]) < MIN_FACE_PX:
             return LivenessResult(score, False, self.threshold, named,
-                                  f"face is {min(face.box[2], face.box[3]):.0f} px wide, under the "
+                                  f"face is {min(face.box[2], face.box[3]):.1f} px wide, under the "
                                   f"{MIN_FACE_PX} px needed to judge liveness: move closer to the camera", face)
         return LivenessResult(score, score >= self.threshold, self.threshold, named, face=face)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from ...errors import UsageError
-
 from ..audit import Filter, utc_time
 from ..auth import Caller, admin, recognize
 from ..errors import ServiceError, bad_request, not_found

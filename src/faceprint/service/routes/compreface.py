@@ -9,15 +9,34 @@ import time
 from fastapi import APIRouter, Body, Depends, Query, Request
 
 from ... import quality, scoring
-from ...types import Face, Template
 from ...errors import SubjectExistsError
+from ...types import Face, Template
 from .. import uploads
 from ..auth import Caller, admin
 from ..auth import recognize as can_recognize
 from ..errors import ServiceError, not_found
-from ..schemas import (CFBox, CFDeletedCount, CFDetectOut, CFExample, CFExampleAdded, CFFace, CFFaceList, CFFaceVerified, CFFaceVerifyOut,
-                       CFMask, CFMatch, CFRecognized, CFRecognizeOut, CFSubjectBody, CFSubjects, CFSubjectScore, CFUpdated,
-                       CFVerification, CFVerifyOut, image_body)
+from ..schemas import (
+    CFBox,
+    CFDeletedCount,
+    CFDetectOut,
+    CFExample,
+    CFExampleAdded,
+    CFFace,
+    CFFaceList,
+    CFFaceVerified,
+    CFFaceVerifyOut,
+    CFMask,
+    CFMatch,
+    CFRecognized,
+    CFRecognizeOut,
+    CFSubjectBody,
+    CFSubjects,
+    CFSubjectScore,
+    CFUpdated,
+    CFVerification,
+    CFVerifyOut,
+    image_body,
+)
 from .common import CF_ERRORS, durable, run
 from .gallery import delete_examples, delete_subject_of
 
@@ -127,9 +146,10 @@ async def add_example(request: Request, subject: str = Query(..., min_length=1, 
                       det_prob_threshold: float = Query(0.8, ge=0, le=1),
                       caller: Caller = Depends(admin)) -> CFExampleAdded:
     """Enrol the photo's largest face. Under `--enrol-policy warn` (the default) any detected face
-    is enrolled, as CompreFace does, with a `warning` when it is masked or of low quality; under
-    `strict` such a photo is refused (400, `reason` masked or low_quality). The same photo again,
-    or a near copy of it, is refused under both (409, `reason` duplicate or near_duplicate)."""
+    is enrolled, as CompreFace does, with a `warning` when it is masked, unusable or weak; under
+    `strict` a masked or unusable one is refused (400, `reason` masked or low_quality), as the
+    native API refuses it without `force`. The same photo again, or a near copy of it, is refused
+    under both (409, `reason` duplicate or near_duplicate)."""
     files, fields = await uploads.read_form(request)
     data = uploads.image(files, fields, "file")
     opt = Options(limit=1, det_prob_threshold=det_prob_threshold, face_plugins="", status=False)
@@ -141,7 +161,7 @@ async def add_example(request: Request, subject: str = Query(..., min_length=1, 
     def work():
         _, templates, _ = _templates(request, data, opt)
         gate = quality.enrolment_refusal(templates[0])
-        warning = gate[1].replace(_FORCE_HINT, "") if gate else None
+        warning = gate[1].replace(_FORCE_HINT, "") if gate else quality.enrolment_warning(templates[0])
         if gate and strict:
             raise _refused(400, gate[0], f"{warning} (this server enrols only photos that pass its quality gate: "
                                          "--enrol-policy strict)")

@@ -10,9 +10,24 @@ from ...errors import EnrolmentRefusedError, FaceprintError, GalleryPurgePending
 from .. import uploads
 from ..auth import Caller, admin, recognize
 from ..errors import ServiceError, bad_request, from_faceprint, not_found
-from ..schemas import (BulkItem, BulkOut, Candidate, Deleted, ExampleList, ExampleOut, ExamplesAdded, IdentifiedFace,
-                       IdentifyOut, Skipped, StatsOut, SubjectIn, SubjectList, SubjectOut, SubjectPatch,
-                       image_body)
+from ..schemas import (
+    BulkItem,
+    BulkOut,
+    Candidate,
+    Deleted,
+    ExampleList,
+    ExampleOut,
+    ExamplesAdded,
+    IdentifiedFace,
+    IdentifyOut,
+    Skipped,
+    StatsOut,
+    SubjectIn,
+    SubjectList,
+    SubjectOut,
+    SubjectPatch,
+    image_body,
+)
 from .common import ERRORS, durable, face_out, live_outcome, refused, run
 
 router = APIRouter(prefix="/v1", tags=["native"], responses=ERRORS)

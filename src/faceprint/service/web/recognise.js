@@ -16,12 +16,20 @@ function box(face, i, img) {
   }, el("span", { class: "label", "aria-hidden": "true" }, `${i + 1} ${text}`));
 }
 
+// The liveness block, when the server judges it: a face that may be a photo of a photo says so.
+function liveTag(live) {
+  if (!live || live.live) return null;
+  const why = live.reason ? `not judged: ${live.reason}` : `liveness ${fmt.score(live.score)} < ${fmt.score(live.threshold)}`;
+  return el("span", { class: "tag warn", title: why }, live.reason ? "liveness not judged" : "possible spoof");
+}
+
 function faceRow(face, i) {
   const best = face.candidates[0];
   const cands = face.candidates.map((c) => `${c.subject} ${fmt.score(c.score)}`).join(", ") || "gallery is empty";
   return el("tr", { dataset: { face: i + 1 }, class: face.decision ? "known" : "unknown" },
     el("td", {}, i + 1),
-    el("td", {}, face.decision || "not enrolled", face.masked ? el("span", { class: "tag" }, "masked") : null),
+    el("td", {}, face.decision || "not enrolled", face.masked ? el("span", { class: "tag" }, "masked") : null,
+      liveTag(face.liveness)),
     el("td", {}, fmt.score(face.decision_score ?? best?.score)),
     el("td", {}, fmt.score(face.threshold), face.fpir ? el("span", { class: "muted" }, ` (FPIR ${face.fpir})`) : null),
     el("td", {}, cands));
