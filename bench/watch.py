@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from common import DATA, save  # noqa: E402
+
 from stream_clips import Appearance, Clip, MJPEGServer, enrol_people, lfw_photos  # noqa: E402
 
 LFW = DATA / "lfw"

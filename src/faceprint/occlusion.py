@@ -19,12 +19,6 @@ import numpy as np
 
 from . import models
 from .errors import ModelError
-from .scoring.masks import (
-    UNMASK_AT,  # noqa: F401  (faces this masked are steadied and unmasked)
-    )
-
-# Temporary aliases for bench/masks.py (moved to scoring.masks); remove once it imports them there.
-from .scoring.masks import _load as _unmasking  # noqa: F401
 from .types import MASKED_AT, Face  # noqa: F401
 
 FEATURES_VERSION = "grad6x7x14+ycrcb9"

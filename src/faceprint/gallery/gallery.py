@@ -54,10 +54,10 @@ class Gallery:
         """Open a gallery; with create=True, create it when absent (never by accident otherwise).
 
         location: a SQLite file path or a "postgresql://..." URL.
-        index: FAISS factory string: "Flat" (exact, default), "PQ64x4fs,RFlat" (1M+ templates: fast
-            compressed scan re-ranked exactly), any other ("HNSW32", "IVF4096,Flat", ...); or a Milvus
+        index: FAISS factory string: "Flat" (exact, default), index_faiss.LARGE_GALLERY_INDEX with
+            search_params=LARGE_GALLERY_PARAMS (1M+ templates: compressed scan re-ranked exactly), any other ("HNSW32", "IVF4096,Flat", ...); or a Milvus
             collection: "milvus:/path/to/milvus.db" (milvus-lite) or "milvus:http://host:19530".
-        search_params: FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=32".
+        search_params: FAISS ParameterSpace settings, e.g. "efSearch=128", "nprobe=32", "k_factor_rf=512".
         engine: the Engine that turns photos into templates for enroll()/identify() on images.
         readonly: only read: the store is opened read-only (no write lock, so never waiting behind a
             writer) and the index file is never written.
