@@ -89,6 +89,9 @@ def test_enroll_identify_gallery_commands(tmp_path, fr):
     assert "obama" not in {s["name"] for s in listed} and len(listed) == 5
     stats = json.loads(run("gallery", "--gallery", db, "stats").stdout)
     assert stats["templates"] == stats["indexed"] == 8
+    calibration = stats["calibration"]                      # 5 subjects: too few to observe an FMR
+    assert calibration["subjects"] == 5 and calibration["one_to_one"]["fmr_observed"] is None
+    assert calibration["one_to_one"]["threshold"] > 0 and calibration["open_set"]["fmr_target"] < 1e-3
     r = run("gallery", "--gallery", db, "show", "nobody")
     assert r.returncode == 2 and "no subject named 'nobody'" in r.stderr
 

@@ -133,6 +133,7 @@ def test_native_api_flow_and_audit(srv, fr, engine):
         assert c.get("/v1/subjects/Obama", headers=A).json()["templates"] == 1
         stats = c.get("/v1/stats", headers=A).json()
         assert stats["gallery"] == "a" and stats["templates"] == stats["indexed"] == 2
+        assert stats["calibration"]["subjects"] == 2 and stats["calibration"]["open_set"]["fmr_observed"] is None
         assert c.delete("/v1/subjects/Obama", headers=A).json() == {"deleted": True}
         assert c.get("/v1/subjects/Obama", headers=A).status_code == 404
         r = c.post("/v1/identify", headers=A, files={"file": photo(fr, "obama-480p.jpg")})

@@ -40,7 +40,7 @@ def run(args) -> int:
             else:
                 print(f"deleted {args.name!r} and all of its templates")
         elif args.action == "stats":
-            print_json(g.stats())
+            print_json({**g.stats(), "calibration": g.population_calibration()})
     return 0
 
 

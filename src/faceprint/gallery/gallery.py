@@ -21,7 +21,7 @@ from ..errors import (
     UsageError,
 )
 from ..types import Identification, Match, Template
-from . import consistency, enrolment, ranking
+from . import consistency, enrolment, population, ranking
 from .base import Enrolment, Example, GalleryIndex, Subject, TemplateStore
 from .index_faiss import IndexNeedsRebuild
 from .opening import open_index, open_store
@@ -349,6 +349,11 @@ class Gallery:
 
     def search(self, probe, k: int = 5) -> list[Match]:
         return self.search_batch(probe, k)[0]
+
+    def population_calibration(self) -> dict[str, Any]:
+        """Observed FMR among this gallery's own subjects at the 1:1 threshold and at the open-set one
+        in force (gallery.population; sampled past a few million pairs, said in the answer)."""
+        return population.calibration(self.store, self.model, self.default_fpir, self.size).as_dict()
 
     def threshold_for_fpir(self, fpir: float) -> float:
         """Open-set threshold for a target false-positive identification rate at this gallery's

@@ -148,6 +148,23 @@ class Deleted(BaseModel):
     deleted: bool
 
 
+class ObservedFmrOut(BaseModel):
+    threshold: float | None
+    fmr_target: float | None = Field(description="the FMR per comparison the threshold was set for")
+    fmr_observed: float | None = Field(description="the FMR among this gallery's own subjects (null: too few)")
+    pairs: int = Field(description="non-mated pairs of enrolled subjects the observation rests on")
+    false_matches: int | None
+
+
+class CalibrationOut(BaseModel):
+    subjects: int
+    templates: int = Field(description="templates scored")
+    sampled: bool = Field(description="true: a uniform sample of the gallery's templates (large gallery)")
+    duplicate_subject_pairs: int = Field(description="subject pairs left out as one person enrolled twice")
+    one_to_one: ObservedFmrOut
+    open_set: ObservedFmrOut
+
+
 class StatsOut(BaseModel):
     gallery: str
     subjects: int
@@ -158,6 +175,8 @@ class StatsOut(BaseModel):
     default_fpir: float = Field(description="the FPIR identify targets when none is given")
     threshold: float | None = Field(description="the score threshold that FPIR gives at this gallery's size "
                                                 "(null: empty gallery)")
+    calibration: CalibrationOut | None = Field(None, description="observed FMR among the enrolled subjects "
+                                               "at the 1:1 threshold and at the open-set one in force")
 
 
 # -- the caller, keys and the audit log (admin) ---------------------------------------------------

@@ -306,5 +306,5 @@ async def stats(request: Request, caller: Caller = Depends(recognize)) -> StatsO
         threshold = g.threshold_for_fpir(g.default_fpir) if s["subjects"] else None
         return StatsOut(gallery=caller.gallery_name, subjects=s["subjects"], templates=s["templates"],
                         model=s["model"], index=str(s["index"]), indexed=s["indexed"], default_fpir=g.default_fpir,
-                        threshold=threshold)
+                        threshold=threshold, calibration=g.population_calibration())
     return await run(request, work)
