@@ -13,25 +13,13 @@ from .common import Parser, add_command, existing_dir, fold_list, model_opts, po
 def register(sub, parents) -> None:
     sp = add_command(sub, parents, "evaluate", "accuracy on a benchmark protocol", None)
     esub = sp.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL", parser_class=Parser)
-    ep = esub.add_parser("lfw", help="LFW 10-fold verification (pairs.txt)", parents=parents)
-    ep.add_argument("--data", type=existing_dir, default="../shared/data/lfw",
-                    help="folder with pairs.txt and lfw-deepfunneled/")
-    ep.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")
-    ep.add_argument("--folds", type=fold_list, help="comma-separated fold numbers 0-9 (default: all)")
-    model_opts(ep)
-    _report_opts(ep)
-    ep.set_defaults(func=run_lfw)
-
-    ep = esub.add_parser("cfp", help="CFP 10-fold verification, frontal-frontal (FF) or frontal-profile (FP)",
-                         parents=parents)
-    ep.add_argument("--data", type=existing_dir, default="../shared/data/cfp", help="folder with Protocol/ and Data/")
+    _pairs_protocol(esub, parents, "lfw", "LFW 10-fold verification (pairs.txt)", "../shared/data/lfw",
+                    "folder with pairs.txt and lfw-deepfunneled/", "fold", run_lfw)
+    ep = _pairs_protocol(esub, parents, "cfp",
+                         "CFP 10-fold verification, frontal-frontal (FF) or frontal-profile (FP)",
+                         "../shared/data/cfp", "folder with Protocol/ and Data/", "split", run_cfp)
     ep.add_argument("--protocol", type=str.upper, choices=["FF", "FP"], default="FP",
                     help="FF: frontal-frontal, FP: frontal-profile (default)")
-    ep.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")
-    ep.add_argument("--folds", type=fold_list, help="comma-separated split numbers 0-9 (default: all)")
-    model_opts(ep)
-    _report_opts(ep)
-    ep.set_defaults(func=run_cfp)
 
     ep = esub.add_parser("folders", help="a folder-per-identity dataset: DATA/<identity>/*.jpg", parents=parents)
     ep.add_argument("--data", type=existing_dir, required=True)
@@ -43,6 +31,18 @@ def register(sub, parents) -> None:
     _report_opts(ep)
     ep.set_defaults(func=run_folders)
     liveness.register_pad(esub, parents)       # evaluate pad: presentation-attack detection
+
+
+def _pairs_protocol(esub, parents, name: str, summary: str, data: str, data_help: str, fold_word: str, func):
+    """A 10-fold pairs protocol's sub-parser (lfw, cfp): data folder, JSON output, folds, models, report."""
+    ep = esub.add_parser(name, help=summary, parents=parents)
+    ep.add_argument("--data", type=existing_dir, default=data, help=data_help)
+    ep.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")
+    ep.add_argument("--folds", type=fold_list, help=f"comma-separated {fold_word} numbers 0-9 (default: all)")
+    model_opts(ep)
+    _report_opts(ep)
+    ep.set_defaults(func=func)
+    return ep
 
 
 def _report_opts(sp: argparse.ArgumentParser) -> None:
