@@ -88,7 +88,7 @@ class Engine:
     or "int8" (the embedder's NNCF int8 file, same model id and thresholds; README "Speed per CPU class").
     """
 
-    def __init__(self, detector: str = "yunet", embedder: str = "sface", *, runtime: str | None = None,
+    def __init__(self, detector: str = "yunet", embedder: str | Embedder = "sface", *, runtime: str | None = None,
                  threads: int | None = None, flip: bool | None = None, threshold: float | None = None,
                  limits: Limits = DEFAULT_LIMITS, unmask: bool = True, steady_masked: bool = True,
                  liveness: bool = False, liveness_threshold: float | None = None, precision: str = "fp32"):
@@ -98,7 +98,9 @@ class Engine:
         self.threads = threads
         self.detector: Detector = create_detector(detector, runtime=self.runtime, threads=threads)
         self.precision = precision
-        self.embedder: Embedder = create_embedder(embedder, runtime=self.runtime, threads=threads, precision=precision)
+        # An Embedder instance is used as given (faceprint calibrate: a .onnx file with its preprocessing).
+        self.embedder: Embedder = (embedder if isinstance(embedder, Embedder) else
+                                   create_embedder(embedder, runtime=self.runtime, threads=threads, precision=precision))
         spec = self.embedder.spec
         self.flip = bool(spec.extra.get("default_flip", False)) if flip is None and spec else bool(flip)
         self.limits = limits

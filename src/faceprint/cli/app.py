@@ -4,11 +4,25 @@ from __future__ import annotations
 import argparse
 
 from .._version import __version__
-from . import audit, detect, enroll, evaluate, gallery, identify, keys, liveness, models, serve, verify, watch
+from . import (
+    audit,
+    calibrate,
+    detect,
+    enroll,
+    evaluate,
+    gallery,
+    identify,
+    keys,
+    liveness,
+    models,
+    serve,
+    verify,
+    watch,
+)
 from .common import Parser, run_command, setup_logging
 
 # In the order `faceprint --help` lists them; each module's register() adds its own sub-parser.
-COMMANDS = (detect, verify, liveness, evaluate, enroll, identify, gallery, watch, serve, keys, audit, models)
+COMMANDS = (detect, verify, liveness, evaluate, enroll, identify, gallery, watch, serve, keys, audit, calibrate, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

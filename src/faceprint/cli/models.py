@@ -25,7 +25,8 @@ def run(args) -> int:
             return spec.extra["precision"]
         return (cpu.openvino_precision or "f32") if runs == "openvino" and spec.task == "embed" else "f32"
     rows = []
-    for spec in models.manifest().values():
+    # Shipped models, then bring-your-own ones calibrated into the card folder (faceprint calibrate).
+    for spec in [*models.manifest().values(), *models.cards.in_dir()]:
         status = spec.status()
         ok = all(s["ok"] for s in status.values())
         rows.append({"name": spec.name, "task": spec.task, "license": spec.license,

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..align import align
 from ..errors import ModelNotFoundError
-from ..models import ModelSpec
+from ..models import ModelSpec, cards
 from ..runtime import Session, prepare_onnx
 from ..types import Face
 from ..util import sha256
@@ -39,11 +39,19 @@ class OnnxEmbedder:
         self._batched = True
 
     @classmethod
-    def from_path(cls, path: str, **kwargs) -> OnnxEmbedder:
+    def from_path(cls, path: str, *, card: bool = True, **kwargs) -> OnnxEmbedder:
+        """The model in this file; with its model card (models.cards) when one exists and `card`:
+        the card's preprocessing, thresholds and quality norm."""
         path = Path(path)
         if not path.is_file():
             raise ModelNotFoundError(f"embedder file {path} not found; pass the path of an .onnx face model")
-        return cls(prepare_onnx(str(path), sha256(path)), name=f"onnx:{path.stem}", **kwargs)
+        found = cards.load(path) if card else None
+        if found is not None:
+            info, spec = found
+            pre = info.get("input", {})
+            kwargs = {**{k: pre[k] for k in ("mean", "std", "rgb", "crop") if k in pre}, **kwargs, "spec": spec}
+            cards.remember(spec)
+        return cls(prepare_onnx(str(path), sha256(path)), name=cards.model_id(path), **kwargs)
 
     def crops(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
         out = [align(image, f.landmarks, self.crop) for f in faces]

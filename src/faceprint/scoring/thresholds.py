@@ -30,9 +30,9 @@ def threshold_at_fmr(nonmated_scores: np.ndarray, fmr: float, *, exclude_top: in
 
 
 def calibration(model: ModelId | str) -> dict:
-    """The model's FMR -> threshold table from the manifest."""
+    """The model's FMR -> threshold table from the manifest (or its model card)."""
     mid = ModelId.parse(model)
-    spec = models.get(mid.name) if mid.name in models.manifest() else None
+    spec = models.cards.spec_of(mid.name)      # the manifest entry, or a calibrated card
     table = (spec.thresholds.get(mid.variant) or {}).get("table") if spec else None
     if not table:
         raise ModelError(f"model {str(mid)!r} has no FMR calibration; pass a raw threshold instead of an FPIR")
