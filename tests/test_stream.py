@@ -13,7 +13,7 @@ import pytest
 from faceprint import Gallery
 from faceprint.cli import main
 from faceprint.stream import Event, JSONLSink, watch
-from stream_clips import Clip, MJPEGServer, appearance, make_gallery, short_clip
+from stream_clips import Clip, MJPEGServer, appearance, check_outcomes, make_gallery, short_clip
 
 KNOWN = ["Colin_Powell", "Tony_Blair", "Serena_Williams", "Gerhard_Schroeder", "Junichiro_Koizumi", "Hugo_Chavez"]
 
@@ -51,25 +51,12 @@ def short(lfw, engine, tmp_path_factory):
     return short_clip(lfw, engine, tmp_path_factory.mktemp("clips") / "short.mp4", KNOWN)
 
 
-def _check_outcomes(clip: Clip, events: list[dict]) -> None:
-    per = clip.score(events)
-    for a, got in zip(clip.appearances, per):
-        if a.enrolled:
-            assert got["recognized"] == [a.name], f"{a.name}{' (masked)' if a.masked else ''}: {got}"
-        else:
-            assert got["recognized"] == [], f"{a.name} is not enrolled but was recognised: {got}"
-            assert got["unknown"] == [None], f"{a.name}: expected one unknown event, got {got}"
-    placed = sum(len(g["recognized"]) + len(g["unknown"]) for g in per)
-    decisions = [e for e in events if e["event"] in ("recognized", "unknown")]
-    assert placed == len(decisions), "an event belongs to no appearance (a face where nobody was)"
-
-
 def test_file_one_event_per_person_with_video_and_unknown_crops(scene, gallery, engine, tmp_path):
     clip, path = scene
     w = watch(path, gallery=gallery, engine=engine, fps=10, output=tmp_path / "annotated.mp4",
               save_unknown=tmp_path / "unknown")
     events = [e.to_dict() for e in w]
-    _check_outcomes(clip, events)
+    check_outcomes(clip, events)
     rec = [e for e in events if e["event"] == "recognized"]
     assert len({e["track"] for e in rec}) == len(rec), "a track was announced twice"
     for e in rec:
@@ -155,7 +142,7 @@ def test_live_mjpeg_recognises_and_survives_an_outage(lfw, engine, gallery):
     assert "source_lost" in kinds and "source_back" in kinds[kinds.index("source_lost"):], kinds
     assert w.source.name == server.url
     # Live media time runs from the first frame, which is the clip's start here (within a frame or two).
-    _check_outcomes(clip, [e.to_dict() for e in events])
+    check_outcomes(clip, [e.to_dict() for e in events])
 
 
 def test_hls_over_http_is_read_through_ffmpeg(short, gallery, engine, tmp_path):

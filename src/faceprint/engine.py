@@ -172,11 +172,7 @@ class Engine:
         start = time.perf_counter()
         img, source = decode(image, rgb=rgb, limits=self.limits)
         t0 = time.perf_counter()
-        faces = self.detector.detect([img])[0]
-        if keep is not None:
-            faces = keep(faces)
-        if not faces:
-            raise NoFaceError(no_face_message(name or describe(image)))
+        faces = self._faces_or_raise(img, keep, name or describe(image))
         chosen = None if select is None else pick_face(faces, img.shape, select)
         t1 = time.perf_counter()
         used = faces if chosen is None else [faces[chosen]]
@@ -201,10 +197,17 @@ class Engine:
         Raises NoFaceError naming the input when there is no face."""
         stage = self.enable_liveness()
         img, _ = decode(image, rgb=rgb, limits=self.limits)
+        return stage.assess(img, self._faces_or_raise(img, None, name or describe(image)))
+
+    def _faces_or_raise(self, img: np.ndarray, keep: Callable[[list[Face]], list[Face]] | None,
+                        name: str) -> list[Face]:
+        """The detections of a decoded photo (filtered by keep); NoFaceError naming it when none."""
         faces = self.detector.detect([img])[0]
+        if keep is not None:
+            faces = keep(faces)
         if not faces:
-            raise NoFaceError(no_face_message(name or describe(image)))
-        return stage.assess(img, faces)
+            raise NoFaceError(no_face_message(name))
+        return faces
 
     # -- templates --------------------------------------------------------------------------
     def templates_for(self, image: np.ndarray, faces: list[Face], *, source: str | None = None) -> list[Template]:
