@@ -29,6 +29,7 @@ from common import DATA, emulate_isa, median_ms, save  # noqa: E402
 ISA = emulate_isa()        # before OpenVINO and FAISS load
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
 
@@ -39,7 +40,7 @@ from faceprint.evaluate.protocols import lfw_pairs  # noqa: E402
 
 PHOTO_720P = DATA / "small/face_recognition_examples/examples/obama-720p.jpg"
 # name -> Engine keyword arguments (one thread each); the first is the same-run baseline.
-CONFIGS = {"fp32": {}, "int8": {"precision": "int8"}}
+CONFIGS = {"fp32": {"precision": "fp32"}, "int8": {"precision": "int8"}}
 
 
 def faceprint_once(engine: Engine, photo: bytes) -> dict[str, float]:
@@ -126,6 +127,7 @@ def main() -> None:
     if peer:
         import face_recognition  # noqa: F401  (fail early, with the install hint above)
 
+    load_start = [round(x, 2) for x in os.getloadavg()]
     rng = random.Random(0)
     paths = sorted({p for pr in lfw_pairs(DATA / "lfw") for p in (pr.a, pr.b)})
     sets = {"lfw_250x250": rng.sample(paths, args.lfw_images), "photo_1280x720": [PHOTO_720P] * args.reps}
@@ -147,7 +149,7 @@ def main() -> None:
     print("bulk enrolment:", rates)
 
     save("speed" + (f"_{ISA}_emulated" if ISA else ""), {
-        "isa": ISA or "native",
+        "isa": ISA or "native", "load_average_start": load_start, "default_precision": Engine().precision,
         "configs": {name: {"engine": kw, "detector": engines[name].detector.name, "embedder": engines[name].embedder.name,
                            "runtime": engines[name].runtime} for name, kw in CONFIGS.items()},
         "peer": "face_recognition 1.3.0: HOG detector (upsample 1) + dlib ResNet, 5-point 'small' model",

@@ -1,17 +1,21 @@
 """Int8 SFace by NNCF post-training quantisation (the file shipped as models/sface_int8.onnx).
 
     .venv/bin/pip install 'faceprint[quantize]'      # nncf, for this script only
-    .venv/bin/python scripts/quantize_int8.py [--photos 300] [--models sface] [--out DIR]
+    .venv/bin/python scripts/quantize_int8.py [--lfw 400] [--cfp 250] [--masked-every 4]
+        [--no-fast-bias-correction] [--keep-float first,last] [--preset mixed] [--out DIR]
 
-Calibration photos: LFW people who appear in no pair of pairs.txt (view 2, the 10 folds every LFW
-figure is reported on), one photo each, chosen by a fixed seed; one SFace crop in four carries a
-synthetic mask (so activation ranges cover masked faces too). No CFP photo is used: CFP-FF/FP are
-evaluation sets. Inputs are exactly what the runtime feeds each network (SFace: the aligned 112x112
-RGB crop; YuNet: the photo zero-padded to a multiple of 32), taken from the fp32 pipeline.
-The output is an ONNX QDQ graph (int8 per-channel weights, int8 activations) that OpenVINO and
-onnxruntime run with int8 kernels; put its SHA-256 into models/manifest.json ("sface-int8"). Licence:
-the source model's (Apache-2.0), notice in models/LICENSE-int8.txt. `--models yunet` quantises the
-detector too; it is not shipped: int8 YuNet ran slower than f32 YuNet (README, "Speed per CPU class").
+Calibration photos: people A only (bench/sets.py: the half every fitted resource is fitted on;
+every accuracy figure is reported on people B too): one LFW photo each of `--lfw` A people, and of
+`--cfp` CFP A people one frontal and one profile photo each, so activation ranges cover profile
+faces, not only LFW's mostly frontal ones; every `--masked-every`-th photo carries a synthetic mask.
+Inputs are exactly what the runtime feeds SFace: the 112x112 RGB crop the fp32 pipeline aligns
+(steadied landmarks for masked faces included). Options: `--no-fast-bias-correction` (NNCF's full
+bias correction), `--keep-float first,last` (the first convolution and/or the final fully-connected
+layer stay in floating point), `--preset mixed` (asymmetric activations). The output is an ONNX QDQ
+graph (int8 per-channel weights, int8 activations) that OpenVINO and onnxruntime run with int8
+kernels; put its SHA-256 into models/manifest.json ("sface-int8"). Licence: the source model's
+(Apache-2.0), notice in models/LICENSE-int8.txt. int8 YuNet is not made: it ran slower than f32
+YuNet (README, "Speed per CPU class").
 """
 from __future__ import annotations
 
@@ -24,77 +28,123 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from faceprint.engine import Engine, pick_face  # noqa: E402
+from sets import cfp_photos, fit_side, lfw_photos  # noqa: E402
+
+from faceprint.engine import Engine  # noqa: E402
+from faceprint.errors import FaceprintError  # noqa: E402
 from faceprint.evaluate.masks import synthetic_mask  # noqa: E402
-from faceprint.evaluate.protocols import identity_folders, lfw_pairs  # noqa: E402
 from faceprint.util import sha256  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "src" / "faceprint" / "models"
-TARGETS = {"sface": "sface_int8.onnx", "yunet": "yunet_int8.onnx"}
 
 
-def calibration_photos(lfw: Path, n: int, seed: int = 0) -> list[Path]:
-    """One photo each of n LFW people who are in no view-2 pair."""
-    in_pairs = {p.parent.name for pr in lfw_pairs(lfw) for p in (pr.a, pr.b)}
-    people = identity_folders(lfw / "lfw-deepfunneled")
-    outside = sorted(name for name in people if name not in in_pairs)
+def calibration_photos(n_lfw: int, n_cfp: int, seed: int = 0) -> list[Path]:
+    """One photo each of n_lfw LFW people A; one frontal and one profile photo each of n_cfp CFP people A."""
     rng = random.Random(seed)
-    return [rng.choice(people[name]) for name in rng.sample(outside, min(n, len(outside)))]
+    chosen = []
+    for photos, views in ((lfw_photos(), ("",)), (cfp_photos(), ("frontal", "profile"))):
+        by_person: dict[tuple[str, str], list[Path]] = {}
+        for path, person, view in zip(*photos):
+            if fit_side(person):
+                by_person.setdefault((person, view), []).append(path)
+        people = sorted({person for person, _ in by_person})
+        n = n_lfw if views == ("",) else n_cfp
+        for person in rng.sample(people, min(n, len(people))):
+            chosen += [rng.choice(by_person[(person, v)]) for v in views if (person, v) in by_person]
+    return chosen
 
 
-def calibration_inputs(engine: Engine, photos: list[Path]) -> dict[str, list[np.ndarray]]:
-    """The network inputs the fp32 pipeline builds for these photos: YuNet blobs and SFace blobs."""
-    yunet, sface = [], []
-    emb = engine.embedder
+def calibration_crops(engine: Engine, photos: list[Path], masked_every: int) -> list[np.ndarray]:
+    """SFace input blobs (1, 3, 112, 112) as the fp32 pipeline makes them for these photos."""
+    out = []
     for i, path in enumerate(photos):
         img = engine.load(path)
-        h, w = img.shape[:2]
-        pad_h, pad_w = -(-h // 32) * 32, -(-w // 32) * 32
-        blob = np.zeros((1, 3, pad_h, pad_w), np.float32)
-        blob[0, :, :h, :w] = img.transpose(2, 0, 1)
-        yunet.append(blob)
-        faces = engine.detector.detect_one(img)
-        if not faces:
+        try:
+            if masked_every and i % masked_every == masked_every - 1:
+                face = engine.analyse(img).template.face
+                img = synthetic_mask(img, face, path.name)[0]
+            face = engine.analyse(img).template.face
+        except FaceprintError:
             continue
-        face = faces[pick_face(faces, img.shape)]
-        if i % 4 == 3:
-            img = synthetic_mask(img, face, path.name)[0]
-        crop = emb.crops(img, [face])[0]
-        sface.append(np.ascontiguousarray(crop[:, :, ::-1].transpose(2, 0, 1)[None], np.float32))
-    return {"yunet": yunet, "sface": sface}
+        crop = engine.embedder.crops(img, [face])[0]
+        out.append(np.ascontiguousarray(crop[:, :, ::-1].transpose(2, 0, 1)[None], np.float32))
+    return out
 
 
-def quantize(name: str, source: Path, inputs: list[np.ndarray], out: Path) -> str:
+def float_layers(source: Path, keep: set[str]) -> list[str]:
+    """Names of the first Conv and/or the last Gemm/MatMul node of the graph."""
+    import onnx
+
+    nodes = onnx.load(str(source), load_external_data=False).graph.node
+    names = []
+    if "first" in keep:
+        names.append(next(n.name for n in nodes if n.op_type == "Conv"))
+    if "last" in keep:
+        names.append([n.name for n in nodes if n.op_type in ("Gemm", "MatMul")][-1])
+    return names
+
+
+def folded(source: Path, out: Path) -> Path:
+    """The graph with each BatchNormalization folded into the convolution before it (onnxruntime's
+    basic graph optimisation): the convolutions then carry biases that bias correction can adjust."""
+    import onnx
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    opts.optimized_model_filepath = str(out)
+    ort.InferenceSession(str(source), opts, providers=["CPUExecutionProvider"])
+    model = onnx.load(str(out))
+    used = {n.domain for n in model.graph.node}
+    kept = [o for o in model.opset_import if o.domain in used | {""}]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    onnx.save(model, str(out))
+    return out
+
+
+def quantize(source: Path, inputs: list[np.ndarray], out: Path, *, fast_bias_correction: bool,
+             keep_float: set[str], preset: str) -> str:
     import nncf
     import onnx
 
     model = onnx.load(str(source))
     input_name = model.graph.input[0].name
     dataset = nncf.Dataset(inputs, lambda x: {input_name: x})
-    quantized = nncf.quantize(model, dataset, subset_size=len(inputs), preset=nncf.QuantizationPreset.PERFORMANCE,
-                              target_device=nncf.TargetDevice.CPU)
+    ignored = float_layers(source, keep_float)
+    quantized = nncf.quantize(
+        model, dataset, subset_size=len(inputs), target_device=nncf.TargetDevice.CPU,
+        preset=nncf.QuantizationPreset.MIXED if preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
+        fast_bias_correction=fast_bias_correction,
+        ignored_scope=nncf.IgnoredScope(names=ignored) if ignored else None)
     onnx.save(quantized, str(out))
     digest = sha256(out)
-    print(f"{name}: {out} ({out.stat().st_size / 2**20:.1f} MiB) sha256 {digest}")
+    print(f"sface: {out} ({out.stat().st_size / 2**20:.1f} MiB) sha256 {digest}; float layers: {ignored or 'none'}")
     return digest
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--photos", type=int, default=300, help="calibration photos (LFW people outside view 2)")
-    ap.add_argument("--models", default="sface", help="sface and/or yunet, comma-separated")
-    ap.add_argument("--data", type=Path, default=DATA / "lfw")
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--lfw", type=int, default=400, help="LFW people A, one photo each")
+    ap.add_argument("--cfp", type=int, default=250, help="CFP people A, one frontal + one profile photo each")
+    ap.add_argument("--masked-every", type=int, default=4, help="every n-th photo gets a synthetic mask (0: none)")
+    ap.add_argument("--no-fast-bias-correction", action="store_true")
+    ap.add_argument("--keep-float", default="", help="comma-separated: first (conv) and/or last (fc) stay float")
+    ap.add_argument("--preset", choices=("performance", "mixed"), default="performance")
+    ap.add_argument("--fold-bn", action="store_true", help="fold BatchNormalization into the convolutions first")
+    ap.add_argument("--out", type=Path, default=OUT / "sface_int8.onnx")
     args = ap.parse_args()
     engine = Engine(runtime="openvino")
-    photos = calibration_photos(args.data, args.photos)
-    inputs = calibration_inputs(engine, photos)
-    print(f"calibration: {len(photos)} LFW photos of people outside view 2; {len(inputs['sface'])} SFace crops")
-    sources = {"sface": engine.embedder.spec.onnx(), "yunet": engine.detector.spec.onnx(dynamic_hw=True)}
-    for name in args.models.split(","):
-        quantize(name, sources[name], inputs[name], args.out / TARGETS[name])
+    photos = calibration_photos(args.lfw, args.cfp)
+    inputs = calibration_crops(engine, photos, args.masked_every)
+    print(f"calibration: {len(photos)} photos of people A (LFW + CFP frontal/profile), {len(inputs)} SFace crops")
+    source = engine.embedder.spec.onnx()
+    if args.fold_bn:
+        source = folded(source, args.out.with_suffix(".folded.onnx"))
+    quantize(source, inputs, args.out, fast_bias_correction=not args.no_fast_bias_correction,
+             keep_float={k for k in args.keep_float.split(",") if k}, preset=args.preset)
 
 
 if __name__ == "__main__":

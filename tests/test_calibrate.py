@@ -90,3 +90,47 @@ def test_models_lists_card_folder(calibrated, tmp_path, monkeypatch, capsys):
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["onnx:mine"]["license"] == "Apache-2.0 (as stated)" and rows["onnx:mine"]["ok"]
     assert scoring.threshold_for_fmr("onnx:mine", 1e-3) == rows["onnx:mine"]["thresholds"]["plain"]["value"]
+
+
+def test_gallery_of_calibrated_model_reopens_and_identifies(calibrated, att, tmp_path, monkeypatch):
+    """Enrol with the calibrated file, then, as a later process would (no card loaded yet), reopen the
+    gallery's engine from its model id alone: the card in the card folder names the file."""
+    from faceprint import Gallery
+    from faceprint.models import cards
+
+    model, _ = calibrated
+    enrol = Engine(embedder=str(model))
+    db = tmp_path / "g.db"
+    with Gallery.open(db, engine=enrol, create=True) as g:
+        for i in range(1, 6):
+            g.enroll(f"s{i}", [att / f"s{i}" / "1.pgm"])
+    monkeypatch.setattr(cards, "_loaded", {})          # a fresh process: nothing remembered
+    with Gallery.open(db, readonly=True) as g:
+        engine = Engine.for_model(g.model)
+        assert engine.model_id == "onnx:mine" and engine.threshold == pytest.approx(enrol.threshold)
+    with Gallery.open(db, engine=engine, readonly=True) as g:
+        [result] = g.identify(att / "s3" / "5.pgm")
+        assert result.decision is not None and result.decision.subject.name == "s3"
+
+
+def test_uncalibrated_model_id_names_the_card_folder(tmp_path, monkeypatch):
+    from faceprint.errors import ModelNotFoundError
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    with pytest.raises(ModelNotFoundError, match="no model card for 'onnx:nobody'.*--embedder"):
+        Engine.for_model("onnx:nobody")
+
+
+def test_builtin_embedder_gives_a_table_beside_the_manifest(att, tmp_path, monkeypatch):
+    """`--embedder sface` (a built-in name, as for dlib): a card-shaped table with the manifest's
+    thresholds beside it; nothing goes to the card folder (the engine keeps the manifest's table)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    out = tmp_path / "sface.calibration.json"
+    assert main(["-q", "calibrate", "--embedder", "sface", "--data", str(att), "--per-identity", "2",
+                 "--out", str(out), "--no-cache"]) == 0
+    card = json.loads(out.read_text())
+    assert card["builtin"] and card["model"] == "sface" and card["license"] == models.get("sface").license
+    assert card["sha256"] == models.get("sface").files["weights"]["sha256"] and card["data"][0]["identities"] == 40
+    rows = {r["fmr"]: r for r in card["manifest_comparison"]}
+    assert rows[1e-3]["manifest"] == models.get("sface").thresholds["plain"]["value"]
+    assert rows[1e-3]["difference"] == pytest.approx(rows[1e-3]["fitted"] - rows[1e-3]["manifest"], abs=1e-5)
+    assert not (tmp_path / "config").exists()

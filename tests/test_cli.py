@@ -176,3 +176,19 @@ def test_core_install_runs_the_commands_that_name_no_extra(att, fr, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "onnxruntime" not in json.loads((tmp_path / "r.json").read_text())["software"]
     assert "SAME person" in r.stdout and "obama" in r.stdout
+
+
+def test_commands_use_the_model_the_gallery_holds(tmp_path, fr):
+    """A gallery of flipped SFace templates: identify and a second enrol need no --embedder/--flip,
+    and a probe of another model named on the command line is refused, saying which."""
+    db, ex = tmp_path / "flip.db", fr / "examples"
+    r = run("enroll", "--gallery", db, "obama", ex / "obama.jpg", "--flip")
+    assert r.returncode == 0, r.stderr
+    assert run("enroll", "--gallery", db, "biden", ex / "biden.jpg").returncode == 0
+    stats = json.loads(run("gallery", "--gallery", db, "stats").stdout)
+    assert stats["model"] == "sface:flip" and stats["subjects"] == 2
+    r = run("identify", "--gallery", db, ex / "obama2.jpg", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [f["decision"] for f in json.loads(r.stdout)["faces"]] == ["obama"]
+    r = run("identify", "--gallery", db, ex / "obama2.jpg", "--no-flip")
+    assert r.returncode == 2 and "sface:flip" in r.stderr, r.stderr

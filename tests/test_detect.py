@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -106,3 +107,23 @@ def test_recurring_input_size_gets_a_static_graph_with_the_same_faces(fr):
         assert len(faces) == len(first) == 2
         for a, b in zip(first, faces):
             assert np.abs(a.landmarks - b.landmarks).max() < 0.5 and abs(a.score - b.score) < 1e-3
+
+
+def test_photos_of_many_sizes_do_not_recompile_graphs(fr):
+    """Once every static slot holds a recurring shape, rarer sizes run the dynamic graph instead of
+    evicting and recompiling (photo folders of many sizes spent most of their time compiling)."""
+    from faceprint import Engine, runtime
+    if "openvino" not in runtime.available():
+        pytest.skip("OpenVINO is not installed")
+    det = Engine(runtime="openvino").detector
+    img = load_image(fr / "examples/obama_small.jpg")
+    sizes = [(64 + 32 * k, 96) for k in range(det.session.max_static + 4)]
+    for w, h in sizes[:det.session.max_static]:          # the frequent sizes: 3 sightings each
+        for _ in range(3):
+            det.detect_one(np.ascontiguousarray(cv2.resize(img, (w, h))))
+    frequent = set(det.session._static)
+    assert len(frequent) == det.session.max_static
+    for w, h in sizes[det.session.max_static:]:          # rarer ones, seen twice: no slot taken
+        for _ in range(2):
+            det.detect_one(np.ascontiguousarray(cv2.resize(img, (w, h))))
+    assert set(det.session._static) == frequent

@@ -56,3 +56,12 @@ def test_gallery_without_engine_says_how_to_use_photos(tmp_path, fr):
     with pytest.raises(UsageError, match="engine="):
         g.enroll("obama", [fr / "examples/obama.jpg"])
     g.close()
+
+
+def test_a_list_of_photos_where_one_is_expected_is_a_typed_error(tmp_path, engine, fr):
+    photos = [fr / "examples/obama.jpg", fr / "examples/biden.jpg"]
+    with Gallery.open(tmp_path / "g.db", engine=engine, create=True) as g:
+        g.enroll("obama", photos[:1])
+        with pytest.raises(ImageError, match="from a list"):
+            g.identify(photos)
+        assert [r.decision.subject.name for p in photos[:1] for r in g.identify(p)] == ["obama"]

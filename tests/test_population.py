@@ -81,3 +81,54 @@ def test_real_small_gallery_reports_its_own_fmr(att, engine, tmp_path):
     assert one["pairs"] == 24 * 23 // 2 - 12 - 4 * d["duplicate_subject_pairs"]
     assert 0.0 <= one["fmr_observed"] <= 0.05 and one["false_matches"] == round(one["fmr_observed"] * one["pairs"])
     assert d["open_set"]["threshold"] >= one["threshold"]
+
+
+def test_tail_threshold_follows_a_known_tail():
+    """Cosines of random 128-d directions ~ N(0, 1/128): the fitted threshold far below what the
+    pair count measures lands near the true quantile."""
+    from scipy.stats import norm
+    scores = np.random.default_rng(4).normal(0, 128 ** -0.5, 2_000_000)
+    for fmr in (1e-4, 1e-6, 1e-7):
+        assert population.tail_threshold(scores, fmr) == pytest.approx(norm.isf(fmr) * 128 ** -0.5, abs=0.02)
+
+
+@pytest.fixture(scope="module")
+def att_gallery(att, tmp_path_factory):
+    """12 AT&T people, 10 photos each, enrolled with SFace."""
+    from faceprint import Engine
+    db = tmp_path_factory.mktemp("fpir_from") / "g.db"
+    with Gallery.open(db, engine=Engine(), create=True) as g:
+        for i in range(1, 13):
+            g.enroll(f"s{i}", [str(p) for p in sorted((att / f"s{i}").iterdir())])
+    return db
+
+
+def test_fpir_from_gallery_never_loosens_and_says_which(att_gallery, att, capsys):
+    import json
+
+    from faceprint.cli.app import main
+    from faceprint.gallery.population import open_set_threshold
+    with Gallery.open(att_gallery, readonly=True) as g:
+        table = g.threshold_for_fpir(0.001)
+        small = open_set_threshold(g)                   # under 50,000 pairs: the table, saying why
+        own = open_set_threshold(g, 0.001, min_pairs=5_000)
+    assert small.source == "table" and small.threshold == pytest.approx(table) and "fewer than" in small.reason
+    assert own.pairs > 5_000 and own.gallery_threshold is not None and own.threshold >= table
+    assert own.threshold == pytest.approx(max(table, own.gallery_threshold))
+    assert own.source == ("gallery" if own.gallery_threshold > table else "table")
+    probe = str(att / "s5" / "3.pgm")
+    assert main(["identify", probe, "--gallery", str(att_gallery), "--fpir-from", "gallery", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["threshold_from"]["source"] == "table" and out["faces"][0]["decision"] == "s5"
+    assert out["faces"][0]["threshold"] == pytest.approx(table, abs=1e-6)
+    assert main(["identify", probe, "--gallery", str(att_gallery), "--fpir-from", "gallery",
+                 "--threshold", "0.5"]) == 2
+
+
+def test_a_heavier_tail_than_the_table_raises_the_threshold():
+    """Non-mated scores spread wider than SFace's (16-d random directions): the gallery's own
+    threshold is above the table's and is the one used."""
+    scores = np.random.default_rng(5).normal(0, 0.25, 200_000)
+    r = population.open_set_threshold(scores, "sface", 0.001, 10)
+    assert r.source == "gallery" and r.threshold == r.gallery_threshold > r.table_threshold
+    assert r.fmr == pytest.approx(1e-4, rel=0.01)

@@ -118,9 +118,9 @@ class Engine:
     def for_model(cls, model: ModelId | str, **kwargs) -> Engine:
         """An engine making templates of this model id (e.g. a gallery's)."""
         mid = ModelId.parse(model)
-        if mid.is_onnx:
-            raise UsageError(f"templates of {str(mid)!r} come from a bring-your-own .onnx model; pass its file "
-                             "path as the embedder (--embedder PATH.onnx)")
+        if mid.is_onnx:     # a calibrated bring-your-own model: the file its model card names
+            from .models import cards
+            return cls(embedder=str(cards.model_file(mid.name)), flip=mid.flip, **kwargs)
         return cls(embedder=mid.name, flip=mid.flip, **kwargs)
 
     def _compose_stages(self) -> list[FaceStage]:

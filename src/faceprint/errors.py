@@ -51,6 +51,11 @@ class EnrolmentRefusedError(UsageError):
         self.skipped = list(skipped)
 
 
+class ClusterError(FaceprintError):
+    """A bulk job's Ray cluster cannot be used: Ray is not installed, the address does not answer,
+    or the cluster failed the job."""
+
+
 class GalleryError(FaceprintError):
     """A gallery cannot be opened or changed as asked."""
 

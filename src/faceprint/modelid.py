@@ -40,7 +40,7 @@ class ModelId:
 
     @property
     def is_onnx(self) -> bool:
-        """A bring-your-own .onnx embedder: not in the registry, so never calibrated."""
+        """A bring-your-own .onnx embedder: not in the registry; calibrated by its model card, if any."""
         return self.name.startswith("onnx:")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -180,7 +180,7 @@ class Session:
         self._request = compiled.create_infer_request()
         self.input_shape = [d.get_length() if d.is_static else None for d in compiled.inputs[0].get_partial_shape()]
         self.output_names = [o.get_any_name() for o in compiled.outputs]
-        self._static: OrderedDict[tuple, object] = OrderedDict()
+        self._static: dict[tuple, object] = {}
         self._seen: Counter[tuple] = Counter()
         self.max_static = STATIC_SHAPES          # 0: always the dynamic graph (bench/speed.py's baseline)
 
@@ -188,28 +188,31 @@ class Session:
         """A request compiled for this exact input shape once the shape recurs (a camera stream, a
         folder of same-sized photos): OpenVINO runs a static shape up to 1.8x faster than the
         dynamic graph (YuNet on 256x256: 1.04 vs 1.84 ms), but compiling one takes ~0.2 s, so a
-        shape seen once runs the dynamic graph."""
-        if shape in self._static:
-            self._static.move_to_end(shape)
-            return self._static[shape]
+        shape seen once runs the dynamic graph. With every slot taken, a shape replaces the least
+        seen one only when seen twice as often: photos of many sizes (CFP, a phone's uploads)
+        would otherwise spend most of their time recompiling graphs that are evicted again."""
         if not self.max_static or None not in self.input_shape:
             return self._request
-        if len(self._seen) > 4096:          # photos of ever-new sizes: forget, stay bounded
-            self._seen.clear()
+        if len(self._seen) > 4096:          # photos of ever-new sizes: forget the rare ones, stay bounded
+            self._seen = Counter({s: self._seen[s] for s in self._static})
         self._seen[shape] += 1
+        if shape in self._static:
+            return self._static[shape]
         if self._seen[shape] < STATIC_AFTER:
             return self._request
+        if len(self._static) >= self.max_static:
+            rarest = min(self._static, key=self._seen.__getitem__)
+            if self._seen[shape] < 2 * self._seen[rarest]:
+                return self._request
+            del self._static[rarest]
         model = self._model.clone()
         model.reshape({0: list(shape)})
         self._static[shape] = _ov_core().compile_model(model, "CPU", self._config).create_infer_request()
-        if len(self._static) > self.max_static:
-            self._static.popitem(last=False)
         return self._static[shape]
 
     def _run_openvino(self, x: np.ndarray) -> list[np.ndarray]:
-        request = self._request_for(x.shape)
-        request.infer({0: x}, share_inputs=True)
-        return [np.array(request.get_output_tensor(i).data) for i in range(len(self.output_names))]
+        # infer() returns copies of the outputs (share_outputs=False), in graph order.
+        return list(self._request_for(x.shape).infer({0: x}, share_inputs=True).to_tuple())
 
     def _load_onnxruntime(self, path: str) -> None:
         import onnxruntime as ort

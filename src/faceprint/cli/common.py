@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import FaceprintError
+from ..modelid import ModelId
 from ..runtime import RUNTIMES
 
 log = logging.getLogger("faceprint")
@@ -109,8 +110,9 @@ def existing_dir(text: str) -> Path:
 # -- option groups shared by several commands ---------------------------------------------------
 def model_opts(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--detector", default="yunet", help="detector model (default: yunet)")
-    sp.add_argument("--embedder", default="sface",
-                    help="embedder model name or path to an ArcFace-style .onnx (default: sface)")
+    sp.add_argument("--embedder", default=None,
+                    help="embedder model name or path to an ArcFace-style .onnx (default: the model an existing "
+                         "--gallery holds, else sface)")
     sp.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                     help="flip test-time augmentation (default: the model's, on for dlib, off for sface)")
     sp.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: all cores)")
@@ -140,11 +142,25 @@ def gallery_opts(sp: argparse.ArgumentParser) -> None:
 
 
 # -- the library, opened from the options -------------------------------------------------------
-def engine(args):
+def engine(args, *, gallery: bool = False):
+    """The Engine the model options ask for. With gallery=True and no --embedder, the model an existing
+    --gallery holds (a sface+dlib gallery needs no --embedder on every command), else sface."""
     from ..engine import Engine
-    return Engine(detector=args.detector, embedder=args.embedder, flip=args.flip,
-                  threshold=getattr(args, "threshold", None), threads=args.threads, runtime=args.runtime,
-                  precision=args.precision)
+    options = dict(detector=args.detector, threshold=getattr(args, "threshold", None), threads=args.threads,
+                   runtime=args.runtime, precision=args.precision)
+    held = gallery_model(args) if gallery and args.embedder is None else None
+    if held is not None and args.flip is None:
+        return Engine.for_model(held, **options)
+    embedder = args.embedder or (ModelId.parse(held).name if held else "sface")
+    return Engine(embedder=embedder, flip=args.flip, **options)
+
+
+def gallery_model(args) -> str | None:
+    """The model id of the templates in --gallery (None when it does not exist yet or is empty)."""
+    from ..gallery.crypto import load_key
+    from ..gallery.opening import stored_model
+    key = load_key(args.encryption_key_file) if args.encryption_key_file else None
+    return stored_model(args.gallery, key=key)
 
 
 def open_gallery(args, engine=None, *, create: bool = False, readonly: bool = False):

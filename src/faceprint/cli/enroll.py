@@ -1,6 +1,8 @@
 """`faceprint enroll`: enrol a subject from photos, or a folder of people (creates the gallery)."""
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 from ..errors import FaceprintError
@@ -16,8 +18,10 @@ from .common import (
     print_json,
     rate,
     report_skipped,
-    skip,
 )
+
+log = logging.getLogger("faceprint")
+SKIPS_SHOWN = 20        # warnings for skipped photos; --report has every one
 
 
 def register(sub, parents) -> None:
@@ -37,6 +41,19 @@ def register(sub, parents) -> None:
                          "photo misses fewer mates than the first; README, LFW open set)")
     sp.add_argument("--default-fpir", type=rate, default=None, metavar="RATE",
                     help="store the gallery's default FPIR for identify (else 0.001)")
+    sp.add_argument("--cluster", metavar="ADDRESS",
+                    help="with --from-folders: make templates on a Ray cluster (what ray.init(address=...) takes: "
+                         "HOST:6379, ray://HOST:10001, auto), or 'local' for a private Ray here; needs "
+                         "pip install 'faceprint[cluster]' (default: in this process)")
+    sp.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                    help="with --cluster: template-making actors (default: one per cluster CPU / --threads); "
+                         "--threads is then each actor's CPUs and inference threads (default 1)")
+    sp.add_argument("--commit-every", type=positive_int, default=512, metavar="N",
+                    help="with --from-folders: photos per gallery transaction, whole subjects (default 512)")
+    sp.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
+                    help="with --from-folders: photos per template-maker call (default 64)")
+    sp.add_argument("--report", metavar="FILE.json",
+                    help="with --from-folders: write what became of every photo, per subject, to this JSON file")
     sp.add_argument("--json", action="store_true")
     gallery_opts(sp)
     model_opts(sp)
@@ -44,26 +61,34 @@ def register(sub, parents) -> None:
 
 def run(args) -> int:
     from .. import quality
-    eng = engine(args)
+    eng = engine(args, gallery=True)
     metadata = dict(args.metadata or {})
     if args.consent:
         metadata["consent"] = args.consent
     if not args.from_folders and (not args.name or not args.images):
         raise FaceprintError("give a NAME and 1+ photos, or --from-folders DIR")
+    if not args.from_folders and (args.cluster or args.workers or args.report):
+        raise FaceprintError("--cluster, --workers and --report go with --from-folders DIR")
+    if args.workers and not args.cluster:
+        raise FaceprintError("--workers goes with --cluster (without it, --threads sets this process's threads)")
     skipped: list[dict] = []
     # Photos are read before the gallery is opened: a bad photo never creates or touches a gallery.
     templates = [eng.template(p) for p in args.images] if not args.from_folders else []
     refused = [r for t in templates if (r := quality.enrolment_refusal(t))]
     if templates and len(refused) == len(templates) and not args.force:
         raise FaceprintError(f"not enrolled: {refused[0][1]}")
+    runner = _runner(args, eng) if args.from_folders else None
     with open_gallery(args, eng, create=True) as g:
         if args.default_fpir is not None:
             g.set_default_fpir(args.default_fpir)
-        if args.from_folders:
-            out, text = _from_folders(args, g, eng, metadata, skipped)
+        if runner is not None:
+            out, text = _from_folders(args, g, runner, metadata, skipped)
         else:
             out, text = _one_subject(args, g, templates, metadata, skipped)
-    report_skipped(skipped)
+    report_skipped(skipped[:SKIPS_SHOWN])
+    if len(skipped) > SKIPS_SHOWN:
+        log.warning("... and %d more skipped photo(s)%s", len(skipped) - SKIPS_SHOWN,
+                    f": every one is in {args.report}" if args.report else "; --report FILE.json lists them all")
     if args.json:
         print_json(out)
     else:
@@ -81,38 +106,29 @@ def _one_subject(args, g, templates, metadata: dict, skipped: list[dict]) -> tup
     return out, text
 
 
-def _from_folders(args, g, eng, metadata: dict, skipped: list[dict]) -> tuple[dict, str]:
-    done = _enrol_folders(g, eng, args.from_folders, metadata, skipped, force=args.force, best=args.best)
-    if not done:
+def _runner(args, eng):
+    """Who makes the templates of a bulk job: this process, or Ray actors (checked to be reachable
+    before any gallery is opened)."""
+    from ..bulk import EngineSpec, LocalRunner
+    spec = EngineSpec.of(eng)      # the model options as resolved for this gallery, for every worker
+    if not args.cluster:
+        return LocalRunner(spec, eng)
+    from ..bulk.ray_runner import RayRunner
+    return RayRunner(spec, args.cluster, workers=args.workers, cpus=args.threads or 1)
+
+
+def _from_folders(args, g, runner, metadata: dict, skipped: list[dict]) -> tuple[dict, str]:
+    """The bulk job (faceprint.bulk): templates made here or on a Ray cluster, written in
+    transactions of whole subjects; a run again after a kill enrols only what is missing."""
+    from ..bulk import JobOptions, run_job
+    options = JobOptions(force=args.force, best=args.best, metadata=metadata, commit_every=args.commit_every,
+                         batch_size=args.batch_size)
+    report = run_job(g, args.from_folders, runner, options, show_progress=not args.json)
+    if args.report:
+        Path(args.report).write_text(json.dumps({"gallery": args.gallery, **report.as_dict()}, indent=2,
+                                                ensure_ascii=False))
+    skipped += [{"input": p.path, "reason": p.reason} for s in report.subjects.values() for p in s.skipped]
+    if not report.enrolled_subjects:
         raise FaceprintError(f"no subject could be enrolled from {args.from_folders}: "
                              + (skipped[0]["reason"] if skipped else "no photos"))
-    out = {"gallery": args.gallery, "enrolled_subjects": done, "skipped": skipped}
-    return out, f"enrolled {done} subjects from {args.from_folders}; {len(skipped)} photo(s) skipped"
-
-
-def _enrol_folders(g, eng, root: Path, metadata: dict, skipped: list[dict], force: bool = False,
-                   best: int | None = None) -> int:
-    """One subject per sub-folder; a photo or subject that fails is skipped with its reason."""
-    from ..progress import progress
-    people = sorted(p for p in root.iterdir() if p.is_dir())
-    if not people:
-        raise FaceprintError(f"{root} has no sub-folders; expected {root}/<name>/*.jpg")
-    done = 0
-    for person in progress(people, desc="enrolling", unit="subject"):
-        photos = sorted(f for f in person.iterdir() if f.is_file() and not f.name.startswith("."))
-        templates, used = [], []
-        for photo in photos:
-            try:
-                templates.append(eng.template(photo))
-                used.append(photo)
-            except FaceprintError as exc:
-                skip(skipped, str(photo), exc)
-        if templates:
-            try:
-                enr = g.enroll(person.name, templates, metadata=metadata, force=force, best=best)
-            except FaceprintError as exc:
-                skip(skipped, str(person), exc)
-                continue
-            skipped += [{"input": str(used[s.index]), "reason": s.reason} for s in enr.skipped]
-            done += 1
-    return done
+    return {"gallery": args.gallery, **report.as_dict(subjects=False), "skipped": skipped}, report.summary()

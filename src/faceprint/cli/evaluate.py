@@ -50,6 +50,9 @@ def _report_opts(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--report", metavar="DIR", help="write DIR/report.json and DIR/report.html")
     sp.add_argument("--mask", choices=["synthetic"], help="also evaluate masked probes against a clean gallery")
     sp.add_argument("--no-cache", action="store_true", help="recompute templates (cache: ~/.cache/faceprint)")
+    sp.add_argument("--groups", metavar="CSV", type=Path,
+                    help="CSV of identity,group (yours; faceprint classifies nobody): FMR and FNMR per group at "
+                         "the shipped threshold, impostors within and across groups; others are 'unlabelled'")
 
 
 def run_folders(args) -> int:
@@ -80,10 +83,12 @@ def _experiment(args, dataset) -> int:
                              "(or leave out --report; --json needs nothing)")
     from ..modelid import ModelRequest
     # Without --models: the engine options' model, flip as given (--flip/--no-flip) or the manifest's.
-    models = [m.strip() for m in (args.models or str(ModelRequest(args.embedder, args.flip))).split(",") if m.strip()]
+    models = [m.strip() for m in (args.models or str(ModelRequest(args.embedder or "sface", args.flip))).split(",") if m.strip()]
+    from ..evaluate.groups import read_groups
+    groups = read_groups(args.groups) if args.groups else None       # a bad CSV is said before any template
     cache = None if args.no_cache else TemplateCache()
     rep, curves = experiment.run(dataset, models, mask=args.mask == "synthetic", cache=cache,
-                                 progress=not getattr(args, "quiet", False))
+                                 progress=not getattr(args, "quiet", False), groups=groups)
     if args.report:
         js, page = report.write(rep, curves, args.report)
         print(f"wrote {js} and {page}")
@@ -104,7 +109,23 @@ def _print_model(m: str, r: dict) -> None:
     if "identification" in r:
         line += f"  rank-1 {100 * r['identification']['rank_1']:.2f}%"
     print(line)
+    if "groups" in r:
+        _print_groups(r["groups"])
     if "masked" in r:
         mr = r["masked"]
         print(f"{'':14} masked probes: TAR@FAR=1e-3 {100 * mr['tar_at_far_1e-3']:.2f}%  "
               + "  ".join(f"FNMR@{k} {100 * v:.2f}%" for k, v in mr["fnmr_at_fmr"].items()))
+
+
+def _print_groups(d: dict) -> None:
+    """Per group FNMR and within-group FMR, then each cross-group FMR, at the one threshold."""
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.3f}%"
+    print(f"{'':14} per group at threshold {d['threshold']:.4f} ({d['threshold_source']}); {d['pairs']}; "
+          f"{d['csv_identities_in_dataset']} of the CSV's {d['csv_identities']} identities are in this set:")
+    for g, r in d["groups"].items():
+        ratio = "" if r["fmr_within_vs_overall"] is None else f" ({r['fmr_within_vs_overall']:.2f}x overall)"
+        print(f"{'':16}{g:<24} {r['identities']} identities, FTE {r['failed_to_enrol']}  FNMR {pct(r['fnmr'])} "
+              f"of {r['mated_pairs']:,}  FMR within {pct(r['fmr_within'])}{ratio} of {r['nonmated_pairs_within']:,}")
+    for c in d["cross_groups"]:
+        print(f"{'':16}{' x '.join(c['groups']):<24} FMR across {pct(c['fmr'])} of {c['nonmated_pairs']:,}")

@@ -13,6 +13,9 @@ def register(sub, parents) -> None:
     sp.add_argument("image")
     sp.add_argument("--k", type=positive_int, default=5, help="candidates listed per face (default 5)")
     decision_opts(sp)
+    sp.add_argument("--fpir-from", choices=["table", "gallery"], default="table",
+                    help="open-set threshold from the model's FMR table (default) or from the gallery's own "
+                         "subjects' non-mated tail, never below the table's (said in every answer)")
     sp.add_argument("--liveness", action="store_true",
                     help="judge each face live or a presentation attack; an attack is never recognised")
     liveness_opts(sp)
@@ -22,21 +25,31 @@ def register(sub, parents) -> None:
 
 
 def run(args) -> int:
-    eng = engine(args)
+    eng = engine(args, gallery=True)
     if args.liveness or args.liveness_threshold is not None:
         eng.enable_liveness(args.liveness_threshold)
     analysis = eng.analyse(args.image, select=None, name=args.image)
     with open_gallery(args, eng, readonly=True) as g:
-        results = g.identify(analysis.templates, k=args.k, threshold=args.threshold, fpir=args.fpir)
+        chosen = _gallery_rule(g, args) if args.fpir_from == "gallery" else None
+        results = g.identify(analysis.templates, k=args.k, threshold=chosen.threshold if chosen else args.threshold,
+                             fpir=None if chosen else args.fpir)
         size = g.stats()["subjects"]
+    if chosen is not None:
+        results = [replace(r, fpir=chosen.fpir) for r in results]
     live = analysis.liveness or [None] * len(results)
     # A presentation attack keeps its candidates (whose photo was shown) but is never a decision.
     results = [r if lv is None or lv.live else replace(r, decision=None) for r, lv in zip(results, live)]
     faces = [r.to_dict() | ({"liveness": lv.to_dict()} if lv is not None else {}) for r, lv in zip(results, live)]
-    out = {"image": args.image, "faces": faces, "gallery_size": size}
+    out = {"image": args.image, "faces": faces, "gallery_size": size,
+           "threshold_from": chosen.as_dict() if chosen else {"source": "threshold" if args.threshold is not None
+                                                          else "table"}}
     if args.json:
         print_json(out)
     else:
+        if chosen is not None:
+            print(f"open-set threshold {chosen.threshold:.4f} from the {chosen.source}: {chosen.reason} (table "
+                  f"{_num(chosen.table_threshold)}, gallery's own tail {_num(chosen.gallery_threshold)}, "
+                  f"{chosen.pairs:,} pairs)")
         for i, r in enumerate(results):
             x, y, w, h = r.face.box
             who = r.decision.subject.name if r.decision else "unknown (not enrolled)"
@@ -48,3 +61,16 @@ def run(args) -> int:
             for m in r.candidates:
                 print(f"   {m.rank}. {m.subject.name:<30} {m.score:.4f}")
     return 0 if any(r.decision for r in results) else 1
+
+
+def _gallery_rule(g, args):
+    """--fpir-from gallery: the threshold from the gallery's own subjects (gallery.population)."""
+    from ..errors import UsageError
+    from ..gallery.population import open_set_threshold
+    if args.threshold is not None:
+        raise UsageError("--fpir-from gallery sets the threshold from an FPIR; leave out --threshold")
+    return open_set_threshold(g, args.fpir)
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.4f}"

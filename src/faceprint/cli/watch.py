@@ -42,7 +42,7 @@ def run(args) -> int:
     if not args.mqtt and (args.mqtt_format != "faceprint" or args.camera):
         raise UsageError("--mqtt-format and --camera go with --mqtt URL")
     mqtt = MQTTConfig.from_url(args.mqtt, format=args.mqtt_format, camera=args.camera) if args.mqtt else None
-    eng = engine(args)
+    eng = engine(args, gallery=True)
     with open_gallery(args, eng, readonly=True) as g:
         sinks = make_sinks(events=args.events, stdout=args.json, webhook=args.webhook, mqtt=mqtt)
         w = watch(args.source, gallery=g, engine=eng, fpir=args.fpir, threshold=args.threshold,

@@ -16,6 +16,7 @@ from ..modelid import ModelRequest
 from . import fusion, metrics
 from .cache import TemplateCache
 from .datasets import Dataset
+from .groups import differentials
 from .masks import mask_transform
 from .protocols import IdentificationSplit, identification_split
 from .runner import TemplateSet, image_templates, search_metrics, template_pair_scores
@@ -223,14 +224,16 @@ def _model_report(m: str, parts: list[str], weights: dict[str, float], threshold
 
 
 def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: TemplateCache | None = None,
-        progress: bool = True, identification: bool = True) -> tuple[dict, dict]:
-    """Returns (report, curves): the JSON-able figures per model and the raw curves for plotting."""
+        progress: bool = True, identification: bool = True,
+        groups: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """Returns (report, curves): the JSON-able figures per model and the raw curves for plotting.
+    groups: {identity: group} (evaluate.groups.read_groups): FMR and FNMR per group are reported too."""
     pairs = dataset.pairs
     images = sorted({x for p in pairs for x in (p.a, p.b)})
     probes = sorted({p.b for p in pairs})
     singles = list(dict.fromkeys(part for m in models for part in ModelRequest.parse(m).parts))
     split: IdentificationSplit | None = None
-    if identification and dataset.identities:
+    if (identification or groups) and dataset.identities:
         split = identification_split(dataset.identities, withheld=0.2, seed=0)
         images = sorted({*images, *(p for imgs in dataset.identities.values() for p in imgs)})
     sg = _score_singles(singles, pairs, images, probes, mask=mask, cache=cache, progress=progress)
@@ -244,7 +247,10 @@ def run(dataset: Dataset, models: list[str], *, mask: bool = False, cache: Templ
             parts = list(ModelRequest.parse(m).parts)
             model_id, weights, s, ms, thresholds = _model_scores(m, parts, sg, setup)
             r = _model_report(m, parts, weights, thresholds, s, ms, sg, setup, curves)
-            if split is not None:
+            if groups is not None:
+                r["groups"] = differentials(_vectors(weights, sg.clean), dataset.identities, groups,
+                                            r["threshold_at_far_1e-3"], r["threshold_source"])
+            if split is not None and identification:
                 r["identification"] = _identification(model_id, weights, split, sg.clean, Path(tmp) / f"{m}.db")
                 curves["cmc"][m] = r["identification"]["cmc"]
             report["models"][m] = r
@@ -267,11 +273,16 @@ def shipped_fusion_weights(model: str) -> dict[str, float] | None:
     return dict(zip(spec.extra["parts"], spec.extra["weights"]))
 
 
-def _identification(model_id: str, weights: dict[str, float], split, clean, db) -> dict:
+def _vectors(weights: dict[str, float], clean: dict[str, TemplateSet]) -> dict:
+    """Per image, the model's template: a single part's, or the fused parts' weighted concatenation
+    (whose inner product is the fused score)."""
     if len(weights) == 1:
-        vecs = clean[next(iter(weights))].vectors
-    else:
-        vecs = fusion.concat_templates({p: clean[p].vectors for p in weights}, weights)
+        return clean[next(iter(weights))].vectors
+    return fusion.concat_templates({p: clean[p].vectors for p in weights}, weights)
+
+
+def _identification(model_id: str, weights: dict[str, float], split, clean, db) -> dict:
+    vecs = _vectors(weights, clean)
     gallery = {n: v for n, p in split.gallery.items() if (v := vecs.get(p)) is not None}
     return search_metrics(gallery, [(n, vecs.get(p)) for n, p in split.mated],
                           [(n, vecs.get(p)) for n, p in split.nonmated], db, model_id=model_id)

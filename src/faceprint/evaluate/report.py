@@ -100,6 +100,28 @@ def _ident_table(report: dict) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
+def _groups_table(report: dict) -> str:
+    """Per model: FNMR and within-group FMR per group, and FMR across each two groups (evaluate --groups)."""
+    out = []
+    for m, r in report["models"].items():
+        d = r.get("groups")
+        if not d:
+            continue
+        rows = "".join(f"<tr><td>{html.escape(g)}</td><td>{x['identities']}</td><td>{x['failed_to_enrol']}</td>"
+                       f"<td>{_pct(x['fnmr'])} of {x['mated_pairs']:,}</td>"
+                       f"<td>{_pct(x['fmr_within'])} of {x['nonmated_pairs_within']:,}</td></tr>"
+                       for g, x in d["groups"].items())
+        rows += "".join(f"<tr><td>{html.escape(' x '.join(c['groups']))}</td><td></td><td></td><td></td>"
+                        f"<td>{_pct(c['fmr'])} of {c['nonmated_pairs']:,} (across)</td></tr>" for c in d["cross_groups"])
+        out.append(f"<h3>{html.escape(m)}: threshold {d['threshold']:.4f} ({html.escape(d['threshold_source'])})</h3>"
+                   "<table><thead><tr><th>group</th><th>identities</th><th>failed to enrol</th><th>FNMR</th>"
+                   f"<th>FMR</th></tr></thead><tbody>{rows}</tbody></table>")
+    if not out:
+        return ""
+    return ("<h2 id=\"groups\">Per group (the groups are the CSV's; faceprint classifies nobody)</h2>"
+            + "".join(out))
+
+
 def jsonable(obj):
     """Plain JSON types throughout; NaN and infinities (no such numbers in JSON) become null."""
     if isinstance(obj, dict):
@@ -138,6 +160,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}img{{max-width:100%}}</style></
 <h2>1:1 verification</h2>{_table(report)}
 {'<h2>Masked probes vs clean gallery</h2>' + masked if masked else ''}
 {_ident_table(report)}
+{_groups_table(report)}
 <h2>Plots</h2>{figs}
 <p>Software: {html.escape(json.dumps(report['software']))}; generated {html.escape(report['time'])}.
 All figures with confidence intervals are in report.json.</p>

@@ -21,7 +21,7 @@ from ..errors import (
     UsageError,
 )
 from ..types import Identification, Match, Template
-from . import consistency, enrolment, population, ranking
+from . import bulk_enrol, consistency, enrolment, population, ranking
 from .base import Enrolment, Example, GalleryIndex, Subject, TemplateStore
 from .index_faiss import IndexNeedsRebuild
 from .opening import open_index, open_store
@@ -212,6 +212,9 @@ class Gallery:
         if len(ids) >= 10_000:
             self.persist()
         return ids
+
+    enroll_many = bulk_enrol.enroll_many                # many subjects, one transaction (bulk_enrol.py)
+    enrolled_sources = bulk_enrol.enrolled_sources      # SHA-256s of every enrolled photo, by subject
 
     def create_subject(self, name: str, metadata: dict[str, Any] | None = None) -> Subject:
         """A subject with no templates yet. Raises SubjectExistsError when the name is taken."""

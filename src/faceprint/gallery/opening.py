@@ -26,6 +26,19 @@ def open_store(location: str, *, create: bool, readonly: bool, key: bytes | None
     return SQLiteStore(location, create=create, readonly=readonly, key=key), is_new
 
 
+def stored_model(location: str, *, key: bytes | None = None) -> str | None:
+    """The model id an existing gallery's templates were made by (None: no such gallery, or empty),
+    read from its store alone: no index is loaded."""
+    try:
+        store, _ = open_store(location, create=False, readonly=True, key=key)
+    except GalleryNotFoundError:
+        return None
+    try:
+        return store.meta().get("model") or None
+    finally:
+        store.close()
+
+
 def open_index(store: TemplateStore, location: str, index: str, *, dim: int, search_params: str | None,
                index_path: str | Path | None, readonly: bool) -> GalleryIndex:
     """The index named by `index` (a FAISS factory string or "milvus:..."), for this store."""

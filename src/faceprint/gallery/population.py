@@ -55,3 +55,23 @@ def _calibration(store: TemplateStore, seq: int, model: str | None, fpir: float,
     return population.population_calibration(
         vectors, subjects, {"one_to_one": population.one_to_one(model), "open_set": open_set}, sampled=sampled)
 
+
+
+def nonmated_scores(store: TemplateStore, *, max_pairs: int = population.MAX_PAIRS) -> np.ndarray:
+    """The gallery's own non-mated scores (near-duplicate subjects left out; sampled past max_pairs)."""
+    return _nonmated(store, store.last_seq(), max_pairs)
+
+
+@lru_cache(maxsize=2)
+def _nonmated(store: TemplateStore, seq: int, max_pairs: int) -> np.ndarray:
+    vectors, subjects, _ = sample_templates(store, population.sample_size(max_pairs))
+    return population.nonmated_among(vectors, subjects)[0] if len(subjects) else np.zeros(0, np.float32)
+
+
+def open_set_threshold(gallery, fpir: float | None = None, *,
+                       min_pairs: int = population.MIN_TAIL_PAIRS) -> population.OpenSetThreshold:
+    """`--fpir-from gallery`: the open-set threshold at `fpir` (default: the gallery's) from its own
+    subjects' non-mated tail, never below the model table's (scoring.population.open_set_threshold)."""
+    fpir = gallery.default_fpir if fpir is None else scoring.check_fpir(fpir)
+    return population.open_set_threshold(nonmated_scores(gallery.store), gallery.model, fpir, gallery.size,
+                                         min_pairs=min_pairs)

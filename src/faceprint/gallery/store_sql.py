@@ -138,6 +138,20 @@ class SQLStore:
             ids = self._add_templates(c, [sid] * len(vectors), vectors, qualities, sources, ts)
         return sid, ids
 
+    def enroll_many(self, subjects, vectors, qualities, sources):
+        """Templates of several subjects in one transaction and one change: subjects[i] is the
+        (name, metadata) owning vectors[i]; missing subjects are created. Returns {name: (subject id,
+        its new template ids)}."""
+        ts = now()
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        with self._tx() as c:
+            sid = {name: self._subject_id(c, name, metadata, ts) for name, metadata in dict(subjects).items()}
+            ids = self._add_templates(c, [sid[name] for name, _ in subjects], vectors, qualities, sources, ts)
+        out: dict[str, tuple[int, list[int]]] = {name: (i, []) for name, i in sid.items()}
+        for (name, _), tid in zip(subjects, ids):
+            out[name][1].append(tid)
+        return out
+
     def add_bulk(self, names, vectors):
         ts = now()
         vectors = np.ascontiguousarray(vectors, np.float32)
@@ -172,6 +186,14 @@ class SQLStore:
         """SHA-256s of the photos already enrolled for this subject."""
         return {r[0] for r in self._q("SELECT t.source_sha256 FROM templates t JOIN subjects s ON s.id = t.subject_id "
                                       "WHERE s.name = ? AND t.source_sha256 IS NOT NULL", (name,))}
+
+    def enrolled_sources(self):
+        """{subject name: SHA-256s of its enrolled photos} for every subject (a bulk job's resume set)."""
+        out: dict[str, set[str]] = {}
+        for name, sha in self._q("SELECT s.name, t.source_sha256 FROM templates t JOIN subjects s ON s.id = t.subject_id "
+                                 "WHERE t.source_sha256 IS NOT NULL"):
+            out.setdefault(name, set()).add(sha)
+        return out
 
     def subjects(self):
         return [self._subject(r) for r in self._q(self._SUBJECT_SQL + " ORDER BY s.name")]

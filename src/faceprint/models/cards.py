@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelChecksumError, ModelError
+from ..errors import ModelChecksumError, ModelError, ModelNotFoundError
 from ..util import sha256
 from .registry import ModelSpec, manifest
 
@@ -107,3 +107,18 @@ def spec_of(name: str) -> ModelSpec | None:
         return _loaded[name]
     p = in_card_dir(name)
     return to_spec(read(p), p) if name.startswith("onnx:") and p.is_file() else None
+
+
+def model_file(mid: str) -> Path:
+    """The .onnx file of a calibrated bring-your-own model id ("onnx:<stem>"), as its card names it (a card
+    loaded in this process or one in the card folder): how a gallery of that model reopens its engine."""
+    spec = spec_of(mid)
+    if spec is None or "card" not in spec.extra:
+        raise ModelNotFoundError(
+            f"no model card for {mid!r} in {in_card_dir(mid)}; pass the model file (--embedder PATH.onnx), or "
+            f"copy its card there (faceprint calibrate --embedder PATH.onnx writes it there too)")
+    path = Path(spec.files["weights"]["path"])
+    if not path.is_file():
+        raise ModelNotFoundError(f"{mid}: its card {spec.extra['card']} names the model file {path}, which is not "
+                                 "there; put the file back or rerun faceprint calibrate on its new path")
+    return path

@@ -9,11 +9,16 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import models
+from ..errors import ModelError
 from ..modelid import ModelId
+from .thresholds import fmr_for_fpir, threshold_at_fmr, threshold_for_fmr
 
 MAX_PAIRS = 2_000_000       # at most this many pairs scored: larger galleries are sampled
 DUPLICATE_AT = 0.9          # two subjects with a pair above this cosine are taken as one person enrolled twice
 MIN_SUBJECTS = 10           # fewer distinct subjects: no FMR is reported
+MIN_TAIL_PAIRS = 50_000     # fewer non-mated pairs: too few to fit the gallery's own tail (the table is used)
+TAIL_RATE = 1e-4            # the tail level: the score this fraction of pairs exceed (as bench/calibrate.py)
+MIN_EXCEEDANCES = 50        # ... but at least this many pairs above it, for the fit
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,64 @@ def one_to_one(model: ModelId | str | None) -> tuple[float | None, float | None]
     if not model:
         return None, None
     mid = ModelId.parse(model)
-    spec = models.get(mid.name) if mid.name in models.manifest() else None
+    spec = models.cards.spec_of(mid.name)          # the manifest entry, or a calibrated card
     entry = (spec.thresholds.get(mid.variant) or {}) if spec else {}
     if "value" not in entry:
         return None, None
     return float(entry["value"]), (float(entry["fmr"]) if "fmr" in entry else None)
+
+
+def tail_threshold(scores: np.ndarray, fmr: float) -> float:
+    """Threshold at `fmr` over non-mated `scores`: measured where the count resolves it, else from a
+    generalized Pareto fit of the exceedances over the tail level (peaks over threshold, the model
+    the shipped tables use; evaluate/calibration.py)."""
+    from scipy.stats import genpareto
+    s = np.asarray(scores, np.float64)
+    k = min(len(s) - 1, max(int(TAIL_RATE * len(s)), MIN_EXCEEDANCES))
+    if fmr * len(s) >= k:
+        return threshold_at_fmr(s, fmr)
+    top = np.sort(np.partition(s, len(s) - k - 1)[len(s) - k - 1:])
+    u, excess = float(top[0]), top[1:] - top[0]
+    shape, _, scale = genpareto.fit(excess, floc=0.0)
+    return float(u + genpareto.isf(fmr / (k / len(s)), shape, scale=scale))
+
+
+@dataclass(frozen=True)
+class OpenSetThreshold:
+    """The open-set threshold from a gallery's own non-mated tail (`--fpir-from gallery`), never
+    below the model table's: a population with a lighter tail keeps the table's threshold."""
+    threshold: float                  # the one in force
+    source: str                       # "gallery" (its own tail was stricter) or "table"
+    reason: str
+    fpir: float
+    fmr: float                        # the FMR per comparison the FPIR asks for at this size
+    table_threshold: float | None
+    gallery_threshold: float | None   # None: too few pairs to fit
+    pairs: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def open_set_threshold(scores: np.ndarray, model: ModelId | str, fpir: float, size: int, *,
+                       min_pairs: int = MIN_TAIL_PAIRS) -> OpenSetThreshold:
+    """The threshold at `fpir` over `size` subjects from these non-mated scores (a gallery's own,
+    nonmated_among), floored at the model's table threshold; the table alone below `min_pairs`."""
+    fmr = fmr_for_fpir(fpir, size)
+    try:
+        table: float | None = threshold_for_fmr(model, fmr)
+    except ModelError:
+        table = None
+    n = len(scores)
+    if n < min_pairs:
+        if table is None:
+            raise ModelError(f"model {str(model)!r} has no FMR table and the gallery has {n:,} non-mated pairs, "
+                             f"fewer than the {min_pairs:,} its own tail needs; pass a raw threshold")
+        return OpenSetThreshold(table, "table", f"{n:,} non-mated pairs among the gallery's subjects, fewer than "
+                                f"the {min_pairs:,} a tail fit needs", fpir, fmr, table, None, n)
+    own = tail_threshold(scores, fmr)
+    if table is not None and table >= own:
+        return OpenSetThreshold(table, "table", "the gallery's own tail is lighter: the table's threshold is the "
+                                "floor", fpir, fmr, table, own, n)
+    return OpenSetThreshold(own, "gallery", "the gallery's own tail is heavier than the table's", fpir, fmr,
+                            table, own, n)

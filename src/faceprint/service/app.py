@@ -48,7 +48,7 @@ async def lifespan(app: FastAPI):
     from ..engine import Engine
     s: Settings = app.state.settings
     threads = s.threads or max(1, (os.cpu_count() or 1) // s.workers)
-    engine = Engine(detector=s.detector, embedder=s.embedder, threads=threads, liveness=s.liveness)
+    engine = Engine.for_model(s.embedder or "sface", detector=s.detector, threads=threads, liveness=s.liveness)
     import faiss
     # FAISS's OpenMP threads: N workers each spinning all cores' threads would oversubscribe the
     # machine (fewer identifications per second: bench/service_load.py). OpenMP keeps the setting per

@@ -28,11 +28,21 @@ def _open(location: str, create: bool = False, settings: Settings | None = None,
 
 def check(settings: Settings) -> None:
     """Fail before starting workers: every gallery must exist and open (key, schema); the service's
-    own tables are created or migrated here, once, before the workers open them."""
+    own tables are created or migrated here, once, before the workers open them. The service runs one
+    model: the one its galleries hold (unless settings name one), so they must agree."""
     from .tables import ServiceTables
-    for location in settings.galleries.values():
-        _open(location, settings=settings).close()
+    held: dict[str, str] = {}
+    for name, location in settings.galleries.items():
+        with _open(location, settings=settings) as g:
+            if g.model:
+                held[name] = g.model
         ServiceTables.open(location).close()
+    if settings.embedder is None and len(set(held.values())) > 1:
+        raise FaceprintError("the galleries hold templates of different models ("
+                             + ", ".join(f"{n}: {m}" for n, m in held.items())
+                             + "); serve each model from its own `faceprint serve` process")
+    if settings.embedder is None and held:
+        settings.embedder = next(iter(held.values()))
 
 
 def run(settings: Settings) -> None:

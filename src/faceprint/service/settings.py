@@ -36,7 +36,7 @@ class Settings:
     workers: int = 1
     index: str = "Flat"
     detector: str = "yunet"
-    embedder: str = "sface"
+    embedder: str | None = None    # model id; None: the one the served galleries hold (check()), else sface
     encryption_key_file: str | None = None
     max_upload_bytes: int = 10 * 2**20
     max_pending: int = 64          # requests waiting for the engine per worker before 503
