@@ -1,21 +1,22 @@
 """Int8 SFace by NNCF post-training quantisation (the file shipped as models/sface_int8.onnx).
 
     .venv/bin/pip install 'faceprint[quantize]'      # nncf, for this script only
-    .venv/bin/python scripts/quantize_int8.py [--lfw 400] [--cfp 250] [--masked-every 4]
-        [--no-fast-bias-correction] [--keep-float first,last] [--preset mixed] [--out DIR]
+    .venv/bin/python scripts/quantize_int8.py [--calibration lfw-outside-pairs|people-a]
+        [--keep-float first,last] [--fold-bn] [--no-fast-bias-correction] [--preset mixed] [--out FILE]
 
-Calibration photos: people A only (bench/sets.py: the half every fitted resource is fitted on;
-every accuracy figure is reported on people B too): one LFW photo each of `--lfw` A people, and of
-`--cfp` CFP A people one frontal and one profile photo each, so activation ranges cover profile
-faces, not only LFW's mostly frontal ones; every `--masked-every`-th photo carries a synthetic mask.
-Inputs are exactly what the runtime feeds SFace: the 112x112 RGB crop the fp32 pipeline aligns
-(steadied landmarks for masked faces included). Options: `--no-fast-bias-correction` (NNCF's full
-bias correction), `--keep-float first,last` (the first convolution and/or the final fully-connected
-layer stay in floating point), `--preset mixed` (asymmetric activations). The output is an ONNX QDQ
-graph (int8 per-channel weights, int8 activations) that OpenVINO and onnxruntime run with int8
-kernels; put its SHA-256 into models/manifest.json ("sface-int8"). Licence: the source model's
-(Apache-2.0), notice in models/LICENSE-int8.txt. int8 YuNet is not made: it ran slower than f32
-YuNet (README, "Speed per CPU class").
+Calibration photos (every `--masked-every`-th one with a synthetic mask, so activation ranges cover
+masked faces too): `lfw-outside-pairs` (default, the shipped file's recipe): one photo each of 300
+LFW people in no pair of pairs.txt, no CFP photo; `people-a`: people A only (bench/sets.py), one
+LFW photo each of `--lfw` people and one frontal + one profile photo each of `--cfp` CFP people, so
+profile faces are covered too. Inputs are exactly what the runtime feeds SFace: the 112x112 RGB crop
+of the fp32 pipeline. Options: `--keep-float first,last` (the first convolution and/or the final
+fully-connected layer stay in floating point), `--fold-bn` (BatchNormalization folded into the
+convolutions first, so bias correction has biases to correct), `--no-fast-bias-correction`,
+`--preset mixed` (asymmetric activations). The output is an ONNX QDQ graph (int8 per-channel
+weights, int8 activations) that OpenVINO and onnxruntime run with int8 kernels; put its SHA-256 into
+models/manifest.json ("sface-int8"). Each recipe's accuracy: bench/precision.py --candidates FILE...
+(README "Speed per CPU class"). Licence: the source model's (Apache-2.0), notice in
+models/LICENSE-int8.txt. int8 YuNet is not made: it ran slower than f32 YuNet.
 """
 from __future__ import annotations
 
@@ -32,12 +33,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from sets import cfp_photos, fit_side, lfw_photos  # noqa: E402
 
-from faceprint.engine import Engine  # noqa: E402
+from faceprint.engine import Engine, pick_face  # noqa: E402
 from faceprint.errors import FaceprintError  # noqa: E402
 from faceprint.evaluate.masks import synthetic_mask  # noqa: E402
+from faceprint.evaluate.protocols import identity_folders, lfw_pairs  # noqa: E402
 from faceprint.util import sha256  # noqa: E402
 
 OUT = ROOT / "src" / "faceprint" / "models"
+DATA = ROOT.parent / "shared" / "data"
 
 
 def calibration_photos(n_lfw: int, n_cfp: int, seed: int = 0) -> list[Path]:
@@ -54,6 +57,32 @@ def calibration_photos(n_lfw: int, n_cfp: int, seed: int = 0) -> list[Path]:
         for person in rng.sample(people, min(n, len(people))):
             chosen += [rng.choice(by_person[(person, v)]) for v in views if (person, v) in by_person]
     return chosen
+
+
+def lfw_outside_pairs(n: int, seed: int = 0) -> list[Path]:
+    """One photo each of n LFW people who are in no view-2 pair."""
+    lfw = DATA / "lfw"
+    in_pairs = {p.parent.name for pr in lfw_pairs(lfw) for p in (pr.a, pr.b)}
+    people = identity_folders(lfw / "lfw-deepfunneled")
+    outside = sorted(name for name in people if name not in in_pairs)
+    rng = random.Random(seed)
+    return [rng.choice(people[name]) for name in rng.sample(outside, min(n, len(outside)))]
+
+
+def detector_crops(engine: Engine, photos: list[Path], masked_every: int) -> list[np.ndarray]:
+    """SFace blobs of the largest detected face, on the detector's landmarks (the shipped file's inputs)."""
+    out = []
+    for i, path in enumerate(photos):
+        img = engine.load(path)
+        faces = engine.detector.detect_one(img)
+        if not faces:
+            continue
+        face = faces[pick_face(faces, img.shape)]
+        if masked_every and i % masked_every == masked_every - 1:
+            img = synthetic_mask(img, face, path.name)[0]
+        crop = engine.embedder.crops(img, [face])[0]
+        out.append(np.ascontiguousarray(crop[:, :, ::-1].transpose(2, 0, 1)[None], np.float32))
+    return out
 
 
 def calibration_crops(engine: Engine, photos: list[Path], masked_every: int) -> list[np.ndarray]:
@@ -127,7 +156,9 @@ def quantize(source: Path, inputs: list[np.ndarray], out: Path, *, fast_bias_cor
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lfw", type=int, default=400, help="LFW people A, one photo each")
+    ap.add_argument("--calibration", choices=("lfw-outside-pairs", "people-a"), default="lfw-outside-pairs")
+    ap.add_argument("--lfw", type=int, default=None,
+                    help="LFW people, one photo each (default 300 outside pairs / 400 people A)")
     ap.add_argument("--cfp", type=int, default=250, help="CFP people A, one frontal + one profile photo each")
     ap.add_argument("--masked-every", type=int, default=4, help="every n-th photo gets a synthetic mask (0: none)")
     ap.add_argument("--no-fast-bias-correction", action="store_true")
@@ -137,9 +168,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT / "sface_int8.onnx")
     args = ap.parse_args()
     engine = Engine(runtime="openvino")
-    photos = calibration_photos(args.lfw, args.cfp)
-    inputs = calibration_crops(engine, photos, args.masked_every)
-    print(f"calibration: {len(photos)} photos of people A (LFW + CFP frontal/profile), {len(inputs)} SFace crops")
+    if args.calibration == "people-a":
+        photos = calibration_photos(args.lfw or 400, args.cfp)
+        inputs = calibration_crops(engine, photos, args.masked_every)
+    else:
+        photos = lfw_outside_pairs(args.lfw or 300)
+        inputs = detector_crops(engine, photos, args.masked_every)
+    print(f"calibration ({args.calibration}): {len(photos)} photos, {len(inputs)} SFace crops")
     source = engine.embedder.spec.onnx()
     if args.fold_bn:
         source = folded(source, args.out.with_suffix(".folded.onnx"))
