@@ -3,7 +3,7 @@
 started once) with 1 and 2 actors of 1 CPU each, in the same run, on the same N LFW photos, each
 into a fresh SQLite gallery.
 
-    nice .venv/bin/python bench/bulk.py [--photos 1000] [--repeats 3]
+    nice .venv/bin/python bench/bulk.py [--photos 1000] [--repeats 3] [--precision int8]
 
 Two rates: end to end (run_job's wall time on N photos: listing, Engine/actor start, connecting to
 Ray, templates, gallery writes), and marginal ((N - n) / (time for N - time for n photos), n = one
@@ -53,7 +53,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                    help="SFace weights (int8: the opt-in file; results to bulk_int8.json)")
     args = ap.parse_args()
+    p = args.precision
     from ray.cluster_utils import Cluster
 
     from faceprint.bulk.ray_runner import RayRunner
@@ -62,10 +65,10 @@ def main() -> None:
     head = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "object_store_memory": 200 * 2**20,
                                                          "include_dashboard": False})
     modes = {
-        "local_1_thread": lambda: LocalRunner(EngineSpec(threads=1)),
-        "local_2_threads": lambda: LocalRunner(EngineSpec(threads=2)),
-        "ray_1_actor": lambda: RayRunner(EngineSpec(), head.address, workers=1),
-        "ray_2_actors": lambda: RayRunner(EngineSpec(), head.address, workers=2),
+        "local_1_thread": lambda: LocalRunner(EngineSpec(threads=1, precision=p)),
+        "local_2_threads": lambda: LocalRunner(EngineSpec(threads=2, precision=p)),
+        "ray_1_actor": lambda: RayRunner(EngineSpec(precision=p), head.address, workers=1),
+        "ray_2_actors": lambda: RayRunner(EngineSpec(precision=p), head.address, workers=2),
     }
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     small = 64      # one batch
@@ -84,7 +87,7 @@ def main() -> None:
            for m, rs in runs.items()}
     efficiency = med["ray_2_actors"]["marginal"] / (2 * med["local_1_thread"]["marginal"])
     best = max(med, key=lambda m: med[m]["marginal"])
-    figures = {"photos": args.photos, "first_batch_photos": small, "repeats": args.repeats,
+    figures = {"precision": p, "photos": args.photos, "first_batch_photos": small, "repeats": args.repeats,
                "photos_per_s_median": med, "scaling_efficiency": round(efficiency, 3),
                "scaling_efficiency_target": 0.85, "two_core_photos_per_s": med[best]["marginal"],
                "two_core_best_mode": best, "two_core_target": 250, "runs": runs}
@@ -92,7 +95,7 @@ def main() -> None:
         print(f"{m:16s} marginal {v['marginal']:7.1f} photos/s   end to end {v['end_to_end']:7.1f} photos/s")
     print(f"scaling efficiency {efficiency:.2f} (target 0.85); best 2-core rate {med[best]['marginal']:.1f} photos/s "
           f"({best}; target 250)")
-    save("bulk", figures)
+    save("bulk" if p == "fp32" else f"bulk_{p}", figures)
 
 
 if __name__ == "__main__":
