@@ -161,25 +161,24 @@ def test_encryption_key_file_reaches_the_gallery(tmp_path, fr):
 
 
 def test_the_service_runs_the_model_its_galleries_hold(tmp_path, fr):
-    """serve's start-up check: no --embedder means the galleries' model; galleries of two models refuse
-    to start, naming each; the app then makes templates of that model."""
-    from fastapi.testclient import TestClient
+    """`faceprint serve` without --embedder runs the model its galleries hold (here flipped SFace),
+    and refuses to start, naming each, when they hold different models."""
+    import subprocess
+    import sys
 
-    from faceprint import Engine, FaceprintError, Gallery
-    from faceprint.service.app import create_app
-    from faceprint.service.serve import check
-    from faceprint.service.settings import Settings
+    from faceprint import Engine, Gallery
     photo = fr / "examples/obama.jpg"
     for name, flip in (("flip.db", True), ("plain.db", False)):
         with Gallery.open(tmp_path / name, create=True) as g:
             g.enroll("obama", [Engine(flip=flip).template(photo)])
-    mixed = Settings(galleries={"a": str(tmp_path / "flip.db"), "b": str(tmp_path / "plain.db")})
-    with pytest.raises(FaceprintError, match="a: sface:flip, b: sface"):
-        check(mixed)
-    one = Settings(galleries={"default": str(tmp_path / "flip.db")}, liveness=False)
-    check(one)
-    assert one.embedder == "sface:flip"
-    key = make_key(str(tmp_path / "flip.db"), "recognize")
-    with TestClient(create_app(one)) as client:
-        r = client.post("/v1/identify", headers={"x-api-key": key}, files={"file": photo.read_bytes()})
+    r = subprocess.run([sys.executable, "-m", "faceprint.cli", "serve", "--gallery", f"a={tmp_path / 'flip.db'}",
+                        "--gallery", f"b={tmp_path / 'plain.db'}"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "a: sface:flip, b: sface" in r.stderr, r.stderr
+    flip = str(tmp_path / "flip.db")
+    s = Server([flip], "--no-liveness").start()
+    try:
+        r = httpx.post(s.url + "/v1/identify", headers={"x-api-key": make_key(flip, "recognize")},
+                       files={"file": photo.read_bytes()}, timeout=30)
+    finally:
+        s.stop()
     assert r.status_code == 200 and [f["decision"] for f in r.json()["faces"]] == ["obama"], r.text

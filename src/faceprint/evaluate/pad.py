@@ -13,6 +13,7 @@ subject 0001).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -52,7 +53,9 @@ def walk(root: str | Path) -> list[PadSample]:
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder; give a folder holding live/ and *attack*/ folders")
     samples = []
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+    # os.walk skips a folder that vanishes or cannot be read mid-walk (Path.rglob raises on it).
+    found = (Path(d) / f for d, _, files in os.walk(root, followlinks=True) for f in files)
+    for path in sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
         parts = path.relative_to(root).parts
         k = next((i for i, part in enumerate(parts[:-1]) if _class_of(part)), None)
         if k is None:
