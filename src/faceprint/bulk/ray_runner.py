@@ -90,9 +90,11 @@ class RayRunner:
         self._connect(ray)
         try:
             workers = self.workers or max(int(ray.cluster_resources().get("CPU", 1) // self.cpus), 1)
-            self.name = f"ray {self.address}, {workers} worker(s) x {self.cpus} CPU"
-            # One block per batch (Ray's default cuts a small listing into one-row blocks).
+            # One block per batch (Ray's default cuts a small listing into one-row blocks); no more
+            # actors than blocks (an idle actor only costs its Engine's load).
             blocks = min(max(-(-len(rows) // batch_size), 1), 10_000)
+            workers = min(workers, blocks)
+            self.name = f"ray {self.address}, {workers} worker(s) x {self.cpus} CPU"
             ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
                 TemplateMaker, fn_constructor_kwargs={"spec": self.spec, "decode_threads": 2},
                 batch_size=batch_size, batch_format="numpy", num_cpus=self.cpus,
