@@ -85,6 +85,19 @@ def test_cli_watch_writes_events_and_prints_json(short, gallery_path, tmp_path, 
     assert [e["event"] for e in written].count("unknown") == 1
 
 
+def test_cli_watch_threshold_from_the_gallery_says_which(short, gallery_path, tmp_path, capsys):
+    """26 subjects are too few pairs for a tail fit: the table's threshold, said on stderr; same events."""
+    out = tmp_path / "events.jsonl"
+    assert main(["watch", str(short), "--gallery", str(gallery_path), "--events", str(out), "--json",
+                 "--fpir-from", "gallery"]) == 0
+    assert "open-set threshold" in capsys.readouterr().err
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["subject"] for e in written if e["event"] == "recognized"] == ["Hugo_Chavez"]
+    assert main(["watch", str(short), "--gallery", str(gallery_path), "--fpir-from", "gallery",
+                 "--threshold", "0.5"]) == 2
+    assert "leave out --threshold" in capsys.readouterr().err
+
+
 def test_cli_watch_refuses_bad_input(short, gallery_path, tmp_path, capsys):
     assert main(["watch", str(short), "--gallery", str(tmp_path / "missing.db")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -130,6 +130,24 @@ def decision_opts(sp: argparse.ArgumentParser) -> None:
                       help="raw score threshold instead of an FPIR-based one")
 
 
+def fpir_from_opts(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--fpir-from", choices=["table", "gallery"], default="table",
+                    help="open-set threshold from the model's FMR table (default) or from the gallery's own "
+                         "subjects' non-mated tail, never below the table's (said in every answer)")
+
+
+def gallery_rule(g, args):
+    """--fpir-from gallery: the open-set threshold from the gallery's own subjects (gallery.population);
+    None for --fpir-from table."""
+    if args.fpir_from != "gallery":
+        return None
+    from ..errors import UsageError
+    from ..gallery.population import open_set_threshold
+    if args.threshold is not None:
+        raise UsageError("--fpir-from gallery sets the threshold from an FPIR; leave out --threshold")
+    return open_set_threshold(g, args.fpir)
+
+
 def gallery_opts(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--gallery", required=True, help="SQLite file or postgresql:// URL")
     sp.add_argument("--index", default="Flat",

@@ -3,7 +3,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .common import add_command, decision_opts, engine, gallery_opts, model_opts, open_gallery, positive_int, print_json
+from .common import (
+    add_command,
+    decision_opts,
+    engine,
+    fpir_from_opts,
+    gallery_opts,
+    gallery_rule,
+    model_opts,
+    open_gallery,
+    positive_int,
+    print_json,
+)
 from .liveness import liveness_opts
 
 
@@ -13,9 +24,7 @@ def register(sub, parents) -> None:
     sp.add_argument("image")
     sp.add_argument("--k", type=positive_int, default=5, help="candidates listed per face (default 5)")
     decision_opts(sp)
-    sp.add_argument("--fpir-from", choices=["table", "gallery"], default="table",
-                    help="open-set threshold from the model's FMR table (default) or from the gallery's own "
-                         "subjects' non-mated tail, never below the table's (said in every answer)")
+    fpir_from_opts(sp)
     sp.add_argument("--liveness", action="store_true",
                     help="judge each face live or a presentation attack; an attack is never recognised")
     liveness_opts(sp)
@@ -30,7 +39,7 @@ def run(args) -> int:
         eng.enable_liveness(args.liveness_threshold)
     analysis = eng.analyse(args.image, select=None, name=args.image)
     with open_gallery(args, eng, readonly=True) as g:
-        chosen = _gallery_rule(g, args) if args.fpir_from == "gallery" else None
+        chosen = gallery_rule(g, args)
         results = g.identify(analysis.templates, k=args.k, threshold=chosen.threshold if chosen else args.threshold,
                              fpir=None if chosen else args.fpir)
         size = g.stats()["subjects"]
@@ -61,15 +70,6 @@ def run(args) -> int:
             for m in r.candidates:
                 print(f"   {m.rank}. {m.subject.name:<30} {m.score:.4f}")
     return 0 if any(r.decision for r in results) else 1
-
-
-def _gallery_rule(g, args):
-    """--fpir-from gallery: the threshold from the gallery's own subjects (gallery.population)."""
-    from ..errors import UsageError
-    from ..gallery.population import open_set_threshold
-    if args.threshold is not None:
-        raise UsageError("--fpir-from gallery sets the threshold from an FPIR; leave out --threshold")
-    return open_set_threshold(g, args.fpir)
 
 
 def _num(v) -> str:

@@ -3,7 +3,17 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_command, decision_opts, engine, finite_float, gallery_opts, model_opts, open_gallery
+from .common import (
+    add_command,
+    decision_opts,
+    engine,
+    finite_float,
+    fpir_from_opts,
+    gallery_opts,
+    gallery_rule,
+    model_opts,
+    open_gallery,
+)
 from .liveness import liveness_opts
 
 
@@ -23,6 +33,7 @@ def register(sub, parents) -> None:
                     help="camera name in double-take topics (default: the URL's host or the file's name)")
     sp.add_argument("--output", metavar="VIDEO", help="write the analysed frames with boxes and names (.mp4)")
     decision_opts(sp)
+    fpir_from_opts(sp)
     sp.add_argument("--fps", type=finite_float, default=10.0, help="frames analysed per second of video (0: all)")
     sp.add_argument("--min-face", type=finite_float, default=40.0, help="narrowest face used for recognition (px)")
     sp.add_argument("--save-unknown", metavar="DIR", help="keep one best crop per unknown person (off by default)")
@@ -45,7 +56,11 @@ def run(args) -> int:
     eng = engine(args, gallery=True)
     with open_gallery(args, eng, readonly=True) as g:
         sinks = make_sinks(events=args.events, stdout=args.json, webhook=args.webhook, mqtt=mqtt)
-        w = watch(args.source, gallery=g, engine=eng, fpir=args.fpir, threshold=args.threshold,
+        chosen = gallery_rule(g, args)      # fixed for the watch, from the gallery as it is at the start
+        if chosen is not None:
+            print(f"open-set threshold {chosen.threshold:.4f} from the {chosen.source} ({chosen.reason})", file=sys.stderr)
+        w = watch(args.source, gallery=g, engine=eng, fpir=None if chosen else args.fpir,
+                  threshold=chosen.threshold if chosen else args.threshold,
                   fps=args.fps or None, min_face=args.min_face, sinks=sinks, output=args.output,
                   save_unknown=args.save_unknown, progress=not args.json, threads=args.threads,
                   liveness=eng.enable_liveness(args.liveness_threshold) if args.liveness else None)
