@@ -29,6 +29,24 @@ def _ray():
     return ray
 
 
+@contextlib.contextmanager
+def _stderr_silenced(silence: bool):
+    """File descriptor 2 to /dev/null while Ray starts: its C++ core prints notes there (token
+    authentication, its own log level) that no logging setting reaches. Failures still raise."""
+    if not silence:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _verbose() -> bool:
     return logging.getLogger("faceprint").isEnabledFor(logging.DEBUG)
 
@@ -65,10 +83,11 @@ class RayRunner:
         quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False,
                                  "logging_level": logging.WARNING}
         try:
-            if self.address == "local":
-                ray.init(object_store_memory=self.object_store_memory, **quiet)
-            else:
-                ray.init(address=self.address, **quiet)
+            with _stderr_silenced(not _verbose()):
+                if self.address == "local":
+                    ray.init(object_store_memory=self.object_store_memory, **quiet)
+                else:
+                    ray.init(address=self.address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise self._unreachable(str(exc).splitlines()[0]) from None
         for name in ("ray", "ray.data"):
