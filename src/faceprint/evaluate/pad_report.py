@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .report import _png, to_json
+from .report import _png, html_table, pct, to_json
 
 
 def det_plot(det: dict, threshold: float, at: dict) -> str:
@@ -35,30 +35,17 @@ def det_plot(det: dict, threshold: float, at: dict) -> str:
     return _png(fig)
 
 
-def _pct(v) -> str:
-    return "–" if v is None else f"{100 * v:.2f}%"
-
-
-def _rows(cells: list[list]) -> str:
-    return "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in cells)
-
-
-def _table(head: list[str], rows: list[list]) -> str:
-    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
-            + _rows(rows) + "</tbody></table>")
-
-
 def write(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     """report: pad.summary(...) plus "dataset", "model" and "counts" entries."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(to_json(report))
-    rates = [["APCER (worst type)", _pct(report["apcer"])], ["BPCER", _pct(report["bpcer"])],
-             ["ACER", _pct(report["acer"])], ["live presentations", report["n_live"]],
+    rates = [["APCER (worst type)", pct(report["apcer"])], ["BPCER", pct(report["bpcer"])],
+             ["ACER", pct(report["acer"])], ["live presentations", report["n_live"]],
              ["attack presentations", report["n_attack"]], ["subjects", report["n_subjects"]]]
-    types = [[t, _pct(v), _pct(report["pooled"]["apcer_per_type"].get(t))] for t, v in report["apcer_per_type"].items()]
-    at = [[b, f"{v['threshold']:.4f}", _pct(v["apcer"]), _pct(v["bpcer"])] for b, v in report["apcer_at_bpcer"].items()]
-    subjects = [[s, v["n_live"], v["n_attack"], _pct(v["bpcer"]), _pct(v["apcer"])] for s, v in report["per_subject"].items()]
+    types = [[t, pct(v), pct(report["pooled"]["apcer_per_type"].get(t))] for t, v in report["apcer_per_type"].items()]
+    at = [[b, f"{v['threshold']:.4f}", pct(v["apcer"]), pct(v["bpcer"])] for b, v in report["apcer_at_bpcer"].items()]
+    subjects = [[s, v["n_live"], v["n_attack"], pct(v["bpcer"]), pct(v["apcer"])] for s, v in report["per_subject"].items()]
     plot = det_plot(report["det"], report["threshold"], report)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>faceprint PAD report: {html.escape(report['dataset'])}</title>
@@ -69,12 +56,12 @@ img{{max-width:100%}}</style></head>
 <p>Model {html.escape(report['model'])}; threshold {report['threshold']:.4f} (live if the score is at least this).
 ISO/IEC 30107-3 rates, each subject weighted equally (per subject first, then averaged); frame-pooled
 APCER per type beside them. Counts: {html.escape(json.dumps(report['counts']))}</p>
-<h2>At the threshold</h2>{_table(["figure", "value"], rates)}
-<h2>APCER per attack type</h2>{_table(["attack type", "APCER (subject-averaged)", "APCER (frames pooled)"], types)}
+<h2>At the threshold</h2>{html_table(["figure", "value"], rates)}
+<h2>APCER per attack type</h2>{html_table(["attack type", "APCER (subject-averaged)", "APCER (frames pooled)"], types)}
 <h2>APCER at fixed BPCER</h2><p>Thresholds chosen on this data (they show how far apart the classes lie,
-not what a fixed threshold achieves).</p>{_table(["BPCER", "threshold", "APCER", "BPCER reached"], at)}
+not what a fixed threshold achieves).</p>{html_table(["BPCER", "threshold", "APCER", "BPCER reached"], at)}
 <h2>DET</h2><figure><img alt="DET curve" src="data:image/png;base64,{plot}"></figure>
-<h2>Per subject</h2>{_table(["subject", "live", "attack", "BPCER", "APCER (worst type)"], subjects)}
+<h2>Per subject</h2>{html_table(["subject", "live", "attack", "BPCER", "APCER (worst type)"], subjects)}
 </body></html>"""
     (out / "report.html").write_text(page)
     return out / "report.json", out / "report.html"

@@ -64,11 +64,18 @@ def plots(curves: dict) -> dict[str, str]:
     return out
 
 
-def _pct(v) -> str:
+def pct(v) -> str:
     return "–" if v is None else f"{100 * v:.2f}%"
 
 
-def _table(report: dict, masked: bool = False) -> str:
+def html_table(head: list[str], rows: list[list]) -> str:
+    """An HTML table of these column heads and rows of cells (each escaped); the PAD report's too."""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
+            + body + "</tbody></table>")
+
+
+def _verification_table(report: dict, masked: bool = False) -> str:
     fmrs = sorted({k for r in report["models"].values() for k in r["fnmr_at_fmr"]}, key=float, reverse=True)
     head = ["model", "10-fold accuracy", "TAR@FAR=1e-3", "EER"] + [f"FNMR@FMR={f}" for f in fmrs] + ["failures to detect"]
     rows = []
@@ -76,28 +83,25 @@ def _table(report: dict, masked: bool = False) -> str:
         r = r.get("masked") if masked else r
         if r is None:
             continue
-        acc = f"{_pct(r.get('accuracy_mean'))} ± {100 * r.get('accuracy_std', 0):.2f}" if "accuracy_mean" in r else "–"
-        cells = [m, acc, _pct(r["tar_at_far_1e-3"]), _pct(r["eer"])] + [_pct(r["fnmr_at_fmr"].get(f)) for f in fmrs]
-        cells.append(str(r.get("failures_to_detect", "–")))
-        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+        acc = f"{pct(r.get('accuracy_mean'))} ± {100 * r.get('accuracy_std', 0):.2f}" if "accuracy_mean" in r else "–"
+        rows.append([m, acc, pct(r["tar_at_far_1e-3"]), pct(r["eer"])] + [pct(r["fnmr_at_fmr"].get(f)) for f in fmrs]
+                    + [r.get("failures_to_detect", "–")])
+    return html_table(head, rows)
 
 
 def _ident_table(report: dict) -> str:
+    fpirs = ("0.003", "0.01", "0.1")
     rows = []
     for m, r in report["models"].items():
         ir = r.get("identification")
         if not ir:
             continue
         f = ir.get("fnir_at_fpir", {})
-        rows.append(f"<tr><td>{html.escape(m)}</td><td>{_pct(ir['rank_1'])}</td><td>{_pct(ir['rank_5'])}</td>"
-                    + "".join(f"<td>{_pct(f.get(k, {}).get('fnir'))}</td>" for k in ("0.003", "0.01", "0.1")) + "</tr>")
+        rows.append([m, pct(ir["rank_1"]), pct(ir["rank_5"])] + [pct(f.get(k, {}).get("fnir")) for k in fpirs])
     if not rows:
         return ""
-    return ("<h2>1:N identification</h2><table><thead><tr><th>model</th><th>rank-1</th><th>rank-5</th>"
-            "<th>FNIR@FPIR=0.003</th><th>FNIR@FPIR=0.01</th><th>FNIR@FPIR=0.1</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+    return "<h2>1:N identification</h2>" + html_table(
+        ["model", "rank-1", "rank-5"] + [f"FNIR@FPIR={k}" for k in fpirs], rows)
 
 
 def _groups_table(report: dict) -> str:
@@ -107,15 +111,12 @@ def _groups_table(report: dict) -> str:
         d = r.get("groups")
         if not d:
             continue
-        rows = "".join(f"<tr><td>{html.escape(g)}</td><td>{x['identities']}</td><td>{x['failed_to_enrol']}</td>"
-                       f"<td>{_pct(x['fnmr'])} of {x['mated_pairs']:,}</td>"
-                       f"<td>{_pct(x['fmr_within'])} of {x['nonmated_pairs_within']:,}</td></tr>"
-                       for g, x in d["groups"].items())
-        rows += "".join(f"<tr><td>{html.escape(' x '.join(c['groups']))}</td><td></td><td></td><td></td>"
-                        f"<td>{_pct(c['fmr'])} of {c['nonmated_pairs']:,} (across)</td></tr>" for c in d["cross_groups"])
+        rows = [[g, x["identities"], x["failed_to_enrol"], f"{pct(x['fnmr'])} of {x['mated_pairs']:,}",
+                 f"{pct(x['fmr_within'])} of {x['nonmated_pairs_within']:,}"] for g, x in d["groups"].items()]
+        rows += [[" x ".join(c["groups"]), "", "", "", f"{pct(c['fmr'])} of {c['nonmated_pairs']:,} (across)"]
+                 for c in d["cross_groups"]]
         out.append(f"<h3>{html.escape(m)}: threshold {d['threshold']:.4f} ({html.escape(d['threshold_source'])})</h3>"
-                   "<table><thead><tr><th>group</th><th>identities</th><th>failed to enrol</th><th>FNMR</th>"
-                   f"<th>FMR</th></tr></thead><tbody>{rows}</tbody></table>")
+                   + html_table(["group", "identities", "failed to enrol", "FNMR", "FMR"], rows))
     if not out:
         return ""
     return ("<h2 id=\"groups\">Per group (the groups are the CSV's; faceprint classifies nobody)</h2>"
@@ -148,7 +149,7 @@ def write(report: dict, curves: dict, out_dir: str | Path) -> tuple[Path, Path]:
     imgs = plots(curves)
     figs = "".join(f'<figure><img alt="{k}" src="data:image/png;base64,{v}"><figcaption>{k}</figcaption></figure>'
                    for k, v in imgs.items())
-    masked = _table(report, masked=True) if report.get("mask") else ""
+    masked = _verification_table(report, masked=True) if report.get("mask") else ""
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>faceprint report: {html.escape(report['dataset'])}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}
@@ -157,7 +158,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}img{{max-width:100%}}</style></
 <body><h1>faceprint evaluation: {html.escape(report['dataset'])}</h1>
 <p id="protocol">{html.escape(report['protocol'])}</p>
 <p id="counts">{html.escape(json.dumps(report['counts']))}</p>
-<h2>1:1 verification</h2>{_table(report)}
+<h2>1:1 verification</h2>{_verification_table(report)}
 {'<h2>Masked probes vs clean gallery</h2>' + masked if masked else ''}
 {_ident_table(report)}
 {_groups_table(report)}
