@@ -10,11 +10,12 @@ none is left. The rows are listed in the result so a person can check them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..scoring import threshold_at_fmr
+from ..scoring.tail import TailFit, fit_gpd, fit_top, top_sorted
 
 # 1e-1 .. 1e-10 in steps of 1, 3 per decade (log-interpolated in between by scoring.threshold_for_fmr).
 FMR_GRID = tuple(float(f"{m}e-{e}") for e in range(1, 11) for m in (3, 1) if not (m == 3 and e == 1))
@@ -63,52 +64,16 @@ def nonmated_scores(vectors: np.ndarray, identities: np.ndarray, *, gallery: np.
     return NonMated(scores, bp[order], bs[order])
 
 
-@dataclass
-class TailFit:
-    u: float                      # tail level
-    rate: float                   # fraction of non-mated scores above u
-    shape: float                  # GPD xi
-    scale: float                  # GPD sigma
-    n: int                        # non-mated pairs the fit rests on (after cleaning)
-    exceedances: int
-    dropped: list[int] = field(default_factory=list)   # indices into NonMated.top_pairs
-
-    def fmr(self, t: np.ndarray | float) -> np.ndarray:
-        """Fitted FMR at thresholds t >= u."""
-        from scipy.stats import genpareto
-        return self.rate * genpareto.sf(np.asarray(t, float) - self.u, self.shape, scale=self.scale)
-
-    def threshold(self, fmr: float) -> float:
-        from scipy.stats import genpareto
-        return float(self.u + genpareto.isf(fmr / self.rate, self.shape, scale=self.scale))
-
-
-def _fit_gpd(excess: np.ndarray) -> tuple[float, float]:
-    from scipy.stats import genpareto
-    shape, _, scale = genpareto.fit(excess, floc=0.0)
-    return float(shape), float(scale)
-
-
-def _top_sorted(scores: np.ndarray, k: int) -> np.ndarray:
-    """The k highest scores, descending."""
-    k = min(k, len(scores))
-    return np.sort(np.partition(scores, len(scores) - k)[len(scores) - k:])[::-1]
-
-
 def fit_tail(nm: NonMated, *, tail_rate: float = 1e-4, outlier_expected: float = 1e-3,
              max_drop: int = 100) -> tuple[TailFit, np.ndarray]:
     """Fit the GPD tail, dropping top pairs the fit says should not exist (see module doc).
     Returns the fit and the exceedances it rests on."""
-    head = _top_sorted(nm.scores, max(int(tail_rate * len(nm.scores)), 50) + max_drop + 1)
+    head = top_sorted(nm.scores, max(int(tail_rate * len(nm.scores)), 50) + max_drop + 1)
     dropped = 0
     while True:
         n = len(nm.scores) - dropped
         k = max(int(tail_rate * n), 50)
-        top = head[dropped:dropped + k + 1]
-        u = float(top[-1])
-        excess = top[:-1] - u
-        shape, scale = _fit_gpd(excess)
-        fit = TailFit(u, k / n, shape, scale, n, k, list(range(dropped)))
+        fit, excess = fit_top(head[dropped:dropped + k + 1], n=n, k=k, dropped=dropped)
         if dropped >= min(max_drop, len(nm.top_scores)) or n * float(fit.fmr(head[dropped])) >= outlier_expected:
             return fit, excess
         dropped += 1
@@ -122,7 +87,7 @@ def calibrate(nm: NonMated, *, tail_rate: float = 1e-4, bootstrap: int = 200, se
     rng = np.random.default_rng(seed)
     boot = []
     for _ in range(bootstrap):
-        s, sc = _fit_gpd(rng.choice(excess, len(excess)))
+        s, sc = fit_gpd(rng.choice(excess, len(excess)))
         boot.append(TailFit(fit.u, fit.rate, s, sc, fit.n, k))
     table = {"fmr": [], "threshold": [], "ci95": [], "measured": [], "source": []}
     for f in FMR_GRID:

@@ -11,6 +11,7 @@ import numpy as np
 from .. import models
 from ..errors import ModelError
 from ..modelid import ModelId
+from .tail import fit_top, top_sorted
 from .thresholds import fmr_for_fpir, threshold_at_fmr, threshold_for_fmr
 
 MAX_PAIRS = 2_000_000       # at most this many pairs scored: larger galleries are sampled
@@ -109,15 +110,11 @@ def tail_threshold(scores: np.ndarray, fmr: float) -> float:
     """Threshold at `fmr` over non-mated `scores`: measured where the count resolves it, else from a
     generalized Pareto fit of the exceedances over the tail level (peaks over threshold, the model
     the shipped tables use; evaluate/calibration.py)."""
-    from scipy.stats import genpareto
     s = np.asarray(scores, np.float64)
     k = min(len(s) - 1, max(int(TAIL_RATE * len(s)), MIN_EXCEEDANCES))
     if fmr * len(s) >= k:
         return threshold_at_fmr(s, fmr)
-    top = np.sort(np.partition(s, len(s) - k - 1)[len(s) - k - 1:])
-    u, excess = float(top[0]), top[1:] - top[0]
-    shape, _, scale = genpareto.fit(excess, floc=0.0)
-    return float(u + genpareto.isf(fmr / (k / len(s)), shape, scale=scale))
+    return fit_top(top_sorted(s, k + 1), n=len(s), k=k)[0].threshold(fmr)
 
 
 @dataclass(frozen=True)
