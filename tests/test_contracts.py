@@ -78,7 +78,7 @@ def test_store_contract(kind, tmp_path, request):
         v = rng.normal(size=(3, 8)).astype(np.float32)
         store.set_meta({"model": "m", "dim": "8"})
         assert store.meta()["dim"] == "8"
-        sid, ids = store.enroll("ada", {"consent": "yes"}, v[:2], [0.9, 0.8], ["h1", None])
+        sid, ids = store.enroll_many([("ada", {"consent": "yes"})] * 2, v[:2], [0.9, 0.8], ["h1", None])["ada"]
         assert len(ids) == 2 and store.sources_of("ada") == {"h1"}
         bulk = store.add_bulk(["bob"], v[2:])
         assert bulk[0] > max(ids)

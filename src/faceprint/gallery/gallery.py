@@ -174,21 +174,12 @@ class Gallery:
             raise UsageError(f"best must be a whole number of photos, at least 1, not {best!r}")
         name = self._name(name)
         templates = enrolment.templates_of(name, images, self._engine)
+        [done] = self.enroll_many([bulk_enrol.SubjectPhotos(name, templates, best)], metadata=metadata, force=force)
         subject = self.store.subject(name)
-        keep, skipped = enrolment.choose(
-            name, templates, sources=self.store.sources_of(name) if subject else set(), force=force, best=best,
-            have=self.store.vectors_of_subjects([subject.id]).get(subject.id) if subject else None)
-        ids: list[int] = []
-        if keep:
-            vectors = np.vstack([t.vector for t in keep])
-            self._claim_model(keep[0].model, vectors.shape[1])
-            self._check_capacity(len(vectors))
-            _, ids = self.store.enroll(name, metadata, vectors, [t.quality for t in keep], [t.source for t in keep])
-            self.sync()
-        elif subject is None:
-            why = "; ".join(dict.fromkeys(s.reason for s in skipped))
-            raise EnrolmentRefusedError(f"nothing enrolled for {name!r}: {why}", skipped)
-        return Enrolment(subject=self.store.subject(name), added=ids, skipped=skipped)
+        if subject is None:             # a new subject and every photo skipped
+            why = "; ".join(dict.fromkeys(s.reason for s in done.skipped))
+            raise EnrolmentRefusedError(f"nothing enrolled for {name!r}: {why}", done.skipped)
+        return Enrolment(subject=subject, added=done.added, skipped=done.skipped)
 
     @staticmethod
     def _name(name: str) -> str:

@@ -130,14 +130,6 @@ class SQLStore:
         replaced); False when it must wait for readers."""
         return True
 
-    def enroll(self, name, metadata, vectors, qualities, sources):
-        ts = now()
-        vectors = np.ascontiguousarray(vectors, np.float32)
-        with self._tx() as c:
-            sid = self._subject_id(c, name, metadata, ts)
-            ids = self._add_templates(c, [sid] * len(vectors), vectors, qualities, sources, ts)
-        return sid, ids
-
     def enroll_many(self, subjects, vectors, qualities, sources):
         """Templates of several subjects in one transaction and one change: subjects[i] is the
         (name, metadata) owning vectors[i]; missing subjects are created. Returns {name: (subject id,
