@@ -70,10 +70,12 @@ class TemplateMaker:
 
     def prepare(self, batch: Batch) -> list[_Photo]:
         """Read, hash and decode the batch's photos (a known SHA-256 stops after the hash)."""
+        # A subject's rows share one "known" string: each is split into a set once per batch.
+        known = {k: set(str(k).split("\n")) - {""} for k in set(batch["known"])}
         rows = zip(batch["subject"], batch["path"], batch["known"])
-        return list(self._pool.map(lambda r: self._read(str(r[0]), str(r[1]), str(r[2])), rows))
+        return list(self._pool.map(lambda r: self._read(str(r[0]), str(r[1]), known[r[2]]), rows))
 
-    def _read(self, subject: str, path: str, known: str) -> _Photo:
+    def _read(self, subject: str, path: str, known: set[str]) -> _Photo:
         photo = _Photo(subject, path)
         try:
             data = Path(path).read_bytes()
@@ -81,7 +83,7 @@ class TemplateMaker:
             photo.status, photo.reason = "unreadable", f"{path}: cannot be read ({exc.strerror or exc})"
             return photo
         photo.sha256 = sha256(data).hexdigest()
-        if known and photo.sha256 in known.split("\n"):
+        if photo.sha256 in known:
             photo.status, photo.reason = "already_enrolled", "this photo is already enrolled for this subject"
             return photo
         try:

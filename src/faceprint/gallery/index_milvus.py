@@ -94,14 +94,12 @@ class MilvusIndex:
         from pymilvus.exceptions import MilvusException
         try:
             yield
-        except MilvusException as e:
-            raise GalleryError(f"Milvus at {self.uri} (collection {self.collection}): {what} failed: "
-                               f"{e.message}; check the server is running and reachable") from None
         except Exception as e:
-            if type(e).__module__.startswith(("grpc", "pymilvus")):
-                raise GalleryError(f"Milvus at {self.uri} (collection {self.collection}): {what} failed: "
-                                   f"{e}; check the server is running and reachable") from None
-            raise
+            if not isinstance(e, MilvusException) and not type(e).__module__.startswith(("grpc", "pymilvus")):
+                raise
+            detail = e.message if isinstance(e, MilvusException) else e
+            raise GalleryError(f"Milvus at {self.uri} (collection {self.collection}): {what} failed: "
+                               f"{detail}; check the server is running and reachable") from None
 
     def _loaded(self, call):
         """call(), once more after loading the collection if the server holds it released (as a
